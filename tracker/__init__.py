@@ -1,0 +1,151 @@
+"""The tracker service: tracked links, short-link and QR redirects with durable click capture."""
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any, Mapping
+
+from apiflask import APIFlask
+from apiflask.exceptions import HTTPError
+from flask import Response, jsonify, request
+from sqlalchemy.exc import IntegrityError
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from tracker.config import Settings, load_settings
+from tracker.db import Database, get_db, make_engine
+from tracker.errors import DomainError
+
+__all__ = ["create_app"]
+__version__ = "0.1.0"
+
+
+def create_app(config: Mapping[str, Any] | None = None, settings: Settings | None = None) -> APIFlask:
+    """Build the application.
+
+    Parameters
+    ----------
+    config:
+        Overrides of the settings (same names as ``config/settings.toml``) plus Flask options in
+        upper case (for example ``{"TESTING": True, "SPOOL_BACKGROUND": False}``).
+    settings:
+        Ready-made settings (skips loading files and the environment).
+    """
+    config = dict(config or {})
+    flask_options = {k: v for k, v in config.items() if k.isupper()}
+    if settings is None:
+        settings = load_settings({k: v for k, v in config.items() if not k.isupper()})
+
+    app = APIFlask("tracker", title="Tracker API", version=__version__, spec_path="/api/openapi.json",
+                   docs_path=None, instance_path=settings.instance_path)
+    app.config.update(
+        SETTINGS=settings,
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.cookie_secure,
+        SESSION_COOKIE_NAME="trk_session",
+        TRUSTED_HOSTS=list(settings.trusted_hosts) or None,
+        MAX_CONTENT_LENGTH=settings.max_upload_bytes + 64 * 1024,
+        SPOOL_BACKGROUND=True,
+        JSON_SORT_KEYS=False,
+        AUTO_404_RESPONSE=True,
+        INFO={"description": "Campaigns, tracked links, QR codes and click capture. "
+                             "Errors answer {\"error\": {\"code\", \"message\", \"field\"}}."},
+        SECURITY_SCHEMES={"BearerAuth": {"type": "http", "scheme": "bearer"}},
+    )
+    app.config.update(flask_options)
+    if settings.trusted_proxy_count:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_count,  # type: ignore[method-assign]
+                                x_proto=settings.trusted_proxy_count)
+
+    Database(make_engine(settings.database_url)).init_app(app)
+    _init_redirects(app, settings)
+    _register_errors(app)
+    _register_blueprints(app)
+    _register_headers(app)
+
+    from tracker.cli import register_commands
+    register_commands(app)
+    return app
+
+
+def _init_redirects(app: APIFlask, settings: Settings) -> None:
+    from tracker.redirects.cache import LinkCache
+    from tracker.redirects.capture import write_batch
+    from tracker.redirects.spool import Spool
+
+    db = get_db(app)
+
+    def writer(records: list[dict[str, Any]]) -> int:
+        with db.Session() as session:
+            return write_batch(session, records, settings.tz)
+
+    app.extensions["tracker.redirects"] = {
+        "spool": Spool(settings.spool_path, writer, fsync=settings.spool_fsync),
+        "cache": LinkCache(db.Session, settings.link_cache_seconds),
+        "ip_secret": hashlib.sha256(settings.ip_hash_secret.encode()).digest(),
+        "background": app.config["SPOOL_BACKGROUND"],
+    }
+
+
+def _register_errors(app: APIFlask) -> None:
+    @app.errorhandler(DomainError)
+    def domain_error(exc: DomainError) -> tuple[Response, int]:
+        return jsonify(exc.to_dict()), exc.status
+
+    @app.errorhandler(IntegrityError)
+    def integrity_error(exc: IntegrityError) -> tuple[Response, int]:
+        logging.getLogger(__name__).warning("integrity error mapped to 409: %s", exc.orig)
+        return jsonify({"error": {"code": "conflict", "field": None,
+                                  "message": "the change conflicts with existing data"}}), 409
+
+    @app.error_processor
+    def http_error(error: HTTPError) -> tuple[dict[str, Any], int, Any]:
+        field = None
+        message = error.message
+        detail = error.detail or {}
+        if isinstance(detail, dict):
+            for location in ("json", "query", "form", "files", "headers", "path"):
+                problems = detail.get(location)
+                if isinstance(problems, dict) and problems:
+                    field, messages = next(iter(problems.items()))
+                    if isinstance(messages, list) and messages:
+                        message = f"{field}: {messages[0]}"
+                    elif isinstance(messages, dict):
+                        message = f"{field}: {next(iter(messages.values()))}"
+                    break
+        code = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
+                422: "invalid", 429: "rate_limited"}.get(error.status_code, "error")
+        body = {"error": {"code": code, "message": message, "field": field}}
+        if detail:
+            body["error"]["detail"] = detail
+        return body, error.status_code, error.headers
+
+
+def _register_blueprints(app: APIFlask) -> None:
+    from tracker.links.views import bp as links_bp
+    from tracker.pages.views import bp as pages_bp
+    from tracker.qr.views import bp as qr_bp
+    from tracker.redirects.views import bp as redirects_bp
+
+    app.register_blueprint(redirects_bp)
+    app.register_blueprint(links_bp)
+    app.register_blueprint(qr_bp)
+    app.register_blueprint(pages_bp)
+
+
+def _register_headers(app: APIFlask) -> None:
+    @app.after_request
+    def security_headers(resp: Response) -> Response:
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("X-Frame-Options", "DENY")
+        resp.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        if resp.mimetype == "text/html":
+            resp.headers.setdefault(
+                "Content-Security-Policy",
+                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+                "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+        if request.path.startswith("/api/"):
+            resp.headers.setdefault("Cache-Control", "no-store")
+        return resp

@@ -1,0 +1,298 @@
+"""The ``tracker`` command line: database, server, keys, links, QR sheets, exports, demo data, spool."""
+from __future__ import annotations
+
+import csv
+import functools
+import json
+import os
+import sys
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+import sqlalchemy as sa
+from flask import Flask, current_app
+from flask.cli import AppGroup, FlaskGroup
+
+from tracker.errors import DomainError
+
+
+def _create_app() -> Flask:
+    from tracker import create_app
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False, add_version_option=False)
+def main() -> None:
+    """Tracked links, QR codes and click capture (see README)."""
+
+
+def domain_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Print a service's domain error as a CLI message and exit non-zero."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except DomainError as exc:
+            where = f" ({exc.field})" if exc.field else ""
+            raise click.ClickException(f"{exc.message}{where}") from None
+    return wrapper
+
+
+def _session():  # type: ignore[no-untyped-def]
+    from tracker.db import get_db
+    return get_db().Session()
+
+
+def register_commands(app: Flask) -> None:
+    for group in (db_cli, keys_cli, links_cli, campaigns_cli, qr_cli, export_cli, spool_cli):
+        app.cli.add_command(group)
+    app.cli.add_command(serve)
+    app.cli.add_command(demo)
+
+
+# ---- db ---------------------------------------------------------------------------------------
+db_cli = AppGroup("db", help="Database schema.")
+
+
+@db_cli.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the database to the newest schema."""
+    from tracker.db import get_db
+    from tracker.migrate import current_revision, upgrade
+    engine = get_db().engine
+    upgrade(engine)
+    click.echo(f"database {engine.url.render_as_string(hide_password=True)} at revision {current_revision(engine)}")
+
+
+# ---- keys -------------------------------------------------------------------------------------
+keys_cli = AppGroup("keys", help="API keys.")
+
+
+@keys_cli.command("create")
+@click.option("--name", required=True, help="Who or what the key is for.")
+@domain_errors
+def keys_create(name: str) -> None:
+    """Create an API key and print it (shown only this once)."""
+    from tracker.auth.service import create_key
+    with _session() as session:
+        key, plain = create_key(session, name)
+    click.echo(plain)
+    click.echo(f"key {key.prefix} ({name}) created; it is stored hashed and cannot be shown again.", err=True)
+
+
+@keys_cli.command("list")
+def keys_list() -> None:
+    """List API keys (never the keys themselves)."""
+    from tracker.auth.service import list_keys
+    with _session() as session:
+        for key in list_keys(session):
+            state = "revoked" if key.revoked_at else "active"
+            used = key.last_used_at.isoformat() if key.last_used_at else "never"
+            click.echo(f"{key.id}\t{key.prefix}\t{state}\t{key.name}\tlast used {used}")
+
+
+@keys_cli.command("revoke")
+@click.argument("key")
+@domain_errors
+def keys_revoke(key: str) -> None:
+    """Revoke a key by id or prefix."""
+    from tracker.auth.service import revoke_key
+    with _session() as session:
+        revoked = revoke_key(session, key)
+    click.echo(f"key {revoked.prefix} revoked")
+
+
+# ---- campaigns and links ----------------------------------------------------------------------
+campaigns_cli = AppGroup("campaigns", help="Campaigns.")
+
+
+@campaigns_cli.command("create")
+@click.option("--name", required=True)
+@click.option("--slug")
+@click.option("--fallback-url")
+@click.option("--start", "start_date")
+@click.option("--end", "end_date")
+@domain_errors
+def campaigns_create(name: str, slug: str | None, fallback_url: str | None, start_date: str | None,
+                     end_date: str | None) -> None:
+    """Create a campaign."""
+    from tracker.links.service import create_campaign
+    data = {k: v for k, v in {"name": name, "slug": slug, "fallback_url": fallback_url,
+                              "start_date": start_date, "end_date": end_date}.items() if v is not None}
+    with _session() as session:
+        campaign = create_campaign(session, current_app.config["SETTINGS"], data)
+    click.echo(f"{campaign.id}\t{campaign.slug}")
+
+
+links_cli = AppGroup("links", help="Tracked links.")
+
+
+@links_cli.command("create")
+@click.option("--destination", required=True, help="Absolute http(s) URL.")
+@click.option("--campaign", help="Campaign id or slug.")
+@click.option("--source", "utm_source", required=True)
+@click.option("--medium", "utm_medium", required=True)
+@click.option("--utm-campaign")
+@click.option("--term", "utm_term")
+@click.option("--content", "utm_content")
+@click.option("--kind", default="online", show_default=True)
+@click.option("--label", default="")
+@click.option("--slug", help="Custom short code.")
+@click.option("--expires-at", help="ISO 8601 time with zone, e.g. 2026-12-31T23:00:00Z.")
+@click.option("--force", is_flag=True, help="Create even if the same link exists.")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole link as JSON.")
+@domain_errors
+def links_create(force: bool, as_json: bool, **fields: Any) -> None:
+    """Create a tracked link and print its short URL, QR URL and tracked URL."""
+    from tracker.links.serialize import links_out
+    from tracker.links.service import create_link
+    settings = current_app.config["SETTINGS"]
+    data = {k: v for k, v in fields.items() if v is not None}
+    with _session() as session:
+        link = create_link(session, settings, data, force=force)
+        out = links_out(session, settings, [link])[0]
+    if as_json:
+        click.echo(json.dumps(out, default=str, indent=2))
+    else:
+        click.echo(f"code         {out['code']}\nshort_url    {out['short_url']}\n"
+                   f"qr_url       {out['qr_url']}\ntracked_url  {out['tracked_url']}")
+
+
+# ---- QR ---------------------------------------------------------------------------------------
+qr_cli = AppGroup("qr", help="QR codes.")
+
+
+@qr_cli.command("sheet")
+@click.argument("campaign")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--paper", type=click.Choice(["a4", "letter"]), default="a4", show_default=True)
+@click.option("--all", "include_online", is_flag=True, help="Include online links too.")
+@domain_errors
+def qr_sheet(campaign: str, output: Path, paper: str, include_online: bool) -> None:
+    """Write a printable PDF sheet of a campaign's offline QR codes."""
+    from tracker.qr.sheets import campaign_sheet
+    with _session() as session:
+        _, pdf = campaign_sheet(session, current_app.config["SETTINGS"], campaign, paper=paper,
+                                include_online=include_online)
+    tmp = output.with_name(output.name + ".part")
+    tmp.write_bytes(pdf)
+    tmp.replace(output)  # never leave a half-written sheet
+    click.echo(f"wrote {output} ({len(pdf)} bytes)")
+
+
+# ---- export -----------------------------------------------------------------------------------
+export_cli = AppGroup("export", help="Exports.")
+
+CLICK_COLUMNS = ("tid", "ts", "link_code", "via", "outcome", "visitor_id", "referrer_host", "user_agent",
+                 "ip_hash", "browser", "os", "device_type", "is_bot", "utm_source", "utm_medium",
+                 "utm_campaign", "utm_term", "utm_content")
+
+
+def _day(value: str, name: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date like 2026-05-31", param_hint=name) from None
+
+
+@export_cli.command("clicks")
+@click.option("--from", "from_", required=True, help="First day (report time zone), e.g. 2026-05-01.")
+@click.option("--to", "to", required=True, help="Last day, inclusive.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File (default: stdout).")
+def export_clicks(from_: str, to: str, fmt: str, output: Path | None) -> None:
+    """Export raw clicks and scans (streamed; bots included and flagged)."""
+    from tracker.links.models import Link
+    from tracker.redirects.models import Click
+    settings = current_app.config["SETTINGS"]
+    first, last = _day(from_, "--from"), _day(to, "--to")
+    if last < first:
+        raise click.BadParameter("--to is before --from", param_hint="--to")
+    start = datetime.combine(first, time.min, settings.tz).astimezone(timezone.utc)
+    end = datetime.combine(last + timedelta(days=1), time.min, settings.tz).astimezone(timezone.utc)
+    columns = [getattr(Click, c) for c in CLICK_COLUMNS if c != "link_code"]
+    stmt = (sa.select(Link.code.label("link_code"), *columns).join(Link, Link.id == Click.link_id)
+            .where(Click.ts >= start, Click.ts < end).order_by(Click.ts, Click.tid))
+    target = output.with_name(output.name + ".part") if output else None
+    out = target.open("w", newline="", encoding="utf-8") if target else sys.stdout
+    count = 0
+    try:
+        writer = csv.DictWriter(out, CLICK_COLUMNS) if fmt == "csv" else None
+        if writer:
+            writer.writeheader()
+        with _session() as session:
+            for row in session.execute(stmt.execution_options(yield_per=5000)).mappings():
+                record = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
+                if writer:
+                    writer.writerow(record)
+                else:
+                    out.write(json.dumps(record) + "\n")
+                count += 1
+    finally:
+        if target:
+            out.close()
+    if target and output:
+        target.replace(output)
+        click.echo(f"wrote {count} clicks to {output}", err=True)
+
+
+# ---- spool ------------------------------------------------------------------------------------
+spool_cli = AppGroup("spool", help="The durable click spool.")
+
+
+@spool_cli.command("status")
+def spool_status() -> None:
+    """Show spool segments waiting to be written."""
+    status = current_app.extensions["tracker.redirects"]["spool"].status()
+    click.echo(json.dumps(status, indent=2))
+
+
+@spool_cli.command("replay")
+def spool_replay() -> None:
+    """Write the spool files of stopped processes to the database (safe to run any time)."""
+    spool = current_app.extensions["tracker.redirects"]["spool"]
+    click.echo(f"replayed {spool.replay_orphans()} spooled lines")
+
+
+# ---- serve ------------------------------------------------------------------------------------
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--workers", default=lambda: os.cpu_count() or 2, type=int, help="Worker processes.")
+@click.option("--server", type=click.Choice(["granian", "gunicorn"]), default="granian", show_default=True)
+def serve(host: str, port: int, workers: int, server: str) -> None:
+    """Serve with a production WSGI server (granian by default; see README benchmark)."""
+    from tracker.auth.service import create_key, has_keys
+    app = current_app
+    settings = app.config["SETTINGS"]
+    with _session() as session:
+        if not has_keys(session):
+            _, plain = create_key(session, "admin")
+            click.echo(f"First start: created an admin API key (shown only once):\n\n    {plain}\n")
+    app.extensions["tracker.redirects"]["spool"].replay_orphans()
+    click.echo(f"Tracker serving on http://{host}:{port}/  (public base URL {settings.public_base_url})",
+               err=False)
+    sys.stdout.flush()
+    if server == "granian":
+        from granian import Granian
+        from granian.constants import Interfaces
+        Granian("tracker.wsgi:app", address=host, port=port, interface=Interfaces.WSGI, workers=workers,
+                blocking_threads=8).serve()
+    else:
+        os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}",
+                                   "--workers", str(workers), "--threads", "4", "tracker.wsgi:app"])
+
+
+# ---- demo -------------------------------------------------------------------------------------
+@click.command("demo")
+@click.option("--clicks", default=20_000, show_default=True, help="How many clicks and scans to generate.")
+@click.option("--days", default=60, show_default=True)
+@click.option("--seed", default=7, show_default=True)
+@domain_errors
+def demo(clicks: int, days: int, seed: int) -> None:
+    """Fill the database with a realistic demo data set (idempotent: skips what exists)."""
+    from tracker.demo import load_demo
+    summary = load_demo(current_app, clicks=clicks, days=days, seed=seed)
+    click.echo(summary)

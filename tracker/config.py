@@ -1,0 +1,207 @@
+"""Settings: defaults from ``config/settings.toml``, overridden by ``TRACKER_*`` environment variables.
+
+Loading is separate from use: :func:`load_settings` returns a frozen :class:`Settings` that the
+application factory stores on the app; nothing is read at import time.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+ENV_PREFIX = "TRACKER_"
+
+
+class ConfigError(ValueError):
+    """A setting has a value the service cannot use."""
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    """Channel taxonomy: ordered (channel, mediums, sources) rules plus the governed medium vocabulary."""
+
+    channels: tuple[str, ...]
+    allowed_mediums: frozenset[str]
+    rules: tuple[tuple[str, frozenset[str] | None, frozenset[str] | None], ...]
+    referrers: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> "Taxonomy":
+        channels = tuple(data.get("channels", ()))
+        rules = []
+        for i, rule in enumerate(data.get("rules", ()), start=1):
+            channel = rule.get("channel")
+            if channel not in channels:
+                raise ConfigError(f"taxonomy rule {i}: channel {channel!r} is not in the channels list")
+            mediums = rule.get("mediums")
+            sources = rule.get("sources")
+            rules.append((
+                channel,
+                frozenset(m.lower() for m in mediums) if mediums else None,
+                frozenset(s.lower() for s in sources) if sources else None,
+            ))
+        for needed in ("Direct", "Other"):
+            if needed not in channels:
+                raise ConfigError(f"taxonomy: the channels list must contain {needed!r}")
+        return cls(
+            channels=channels,
+            allowed_mediums=frozenset(m.lower() for m in data.get("allowed_mediums", ())),
+            rules=tuple(rules),
+            referrers=tuple((k.lower(), v) for k, v in data.get("referrers", {}).items()),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the taxonomy as plain data (for reports and the pure ``attribution`` package)."""
+        return {
+            "channels": list(self.channels),
+            "allowed_mediums": sorted(self.allowed_mediums),
+            "rules": [
+                {"channel": c, "mediums": sorted(m) if m else None, "sources": sorted(s) if s else None}
+                for c, m, s in self.rules
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of the service; see the README's configuration table."""
+
+    database_url: str = "sqlite:///tracker.db"
+    public_base_url: str = "http://127.0.0.1:5000"
+    trusted_hosts: tuple[str, ...] = ()
+    trusted_proxy_count: int = 0
+    secret_key: str = ""
+    ip_hash_secret: str = ""
+    cookie_name: str = "trk_vid"
+    cookie_max_age_days: int = 395
+    cookie_secure: bool = False
+    cookie_domain: str = ""
+    cookie_samesite: str = "Lax"
+    report_timezone: str = "Europe/Oslo"
+    reporting_currency: str = "NOK"
+    spool_dir: str = "spool"
+    spool_fsync: bool = False
+    link_cache_seconds: float = 5.0
+    max_upload_bytes: int = 5_000_000
+    destination_domains: tuple[str, ...] = ()
+    channels_file: str = "channels.toml"
+    instance_path: str = "instance"
+    taxonomy: Taxonomy = field(default=None)  # type: ignore[assignment]
+
+    @property
+    def spool_path(self) -> Path:
+        return Path(self.instance_path) / self.spool_dir
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.report_timezone)
+
+
+def _coerce(name: str, raw: Any, default: Any) -> Any:
+    """Convert an environment string (or TOML value) to the type of the setting's default."""
+    if isinstance(default, bool):
+        if isinstance(raw, bool):
+            return raw
+        value = str(raw).strip().lower()
+        if value in ("1", "true", "yes", "on"):
+            return True
+        if value in ("0", "false", "no", "off", ""):
+            return False
+        raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be true or false, got {raw!r}")
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be a whole number, got {raw!r}") from None
+    if isinstance(default, float):
+        try:
+            return float(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be a number, got {raw!r}") from None
+    if isinstance(default, tuple):
+        if isinstance(raw, str):
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+        return tuple(raw)
+    return str(raw)
+
+
+def normalise_database_url(url: str, instance_path: str) -> str:
+    """Pick the psycopg 3 driver for bare PostgreSQL URLs and anchor relative SQLite paths."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////") and url != "sqlite:///:memory:":
+        path = url[len("sqlite:///"):]
+        if not os.path.isabs(path):
+            return "sqlite:///" + str(Path(instance_path, path).resolve())
+    return url
+
+
+def _instance_secrets(instance_path: str) -> dict[str, str]:
+    """Read, or create once, random secrets kept in the instance folder."""
+    path = Path(instance_path) / "secrets.toml"
+    if path.exists():
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    values = {"secret_key": secrets.token_urlsafe(32), "ip_hash_secret": secrets.token_urlsafe(32)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write("".join(f'{k} = "{v}"\n' for k, v in values.items()))
+    return values
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    config_dir: Path = CONFIG_DIR,
+) -> Settings:
+    """Build settings from the TOML defaults, then ``TRACKER_*`` variables, then ``overrides``.
+
+    Raises
+    ------
+    ConfigError
+        When a file is missing or a value has the wrong type; the message names the setting.
+    """
+    environ = os.environ if environ is None else environ
+    with (config_dir / "settings.toml").open("rb") as fh:
+        values: dict[str, Any] = tomllib.load(fh)
+    defaults = {f.name: f.default for f in fields(Settings) if f.name != "taxonomy"}
+    unknown = set(values) - set(defaults)
+    if unknown:
+        raise ConfigError(f"settings.toml: unknown setting(s) {sorted(unknown)}")
+    values.setdefault("instance_path", str(Path.cwd() / "instance"))
+    for name in defaults:
+        env_name = ENV_PREFIX + name.upper()
+        if env_name in environ:
+            values[name] = environ[env_name]
+    values.update(overrides or {})
+    values = {name: _coerce(name, values[name], defaults[name]) for name in defaults if name in values}
+
+    instance_path = str(Path(values.get("instance_path", "instance")).resolve())
+    values["instance_path"] = instance_path
+    if not values.get("secret_key") or not values.get("ip_hash_secret"):
+        generated = _instance_secrets(instance_path)
+        values["secret_key"] = values.get("secret_key") or generated["secret_key"]
+        values["ip_hash_secret"] = values.get("ip_hash_secret") or generated["ip_hash_secret"]
+    values["database_url"] = normalise_database_url(values.get("database_url", defaults["database_url"]),
+                                                    instance_path)
+    values["public_base_url"] = values.get("public_base_url", defaults["public_base_url"]).rstrip("/")
+    try:
+        ZoneInfo(values.get("report_timezone", defaults["report_timezone"]))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"report_timezone {values.get('report_timezone')!r} is not an IANA time zone") from None
+    values["reporting_currency"] = values.get("reporting_currency", "NOK").upper()
+
+    taxonomy_path = config_dir / values.get("channels_file", defaults["channels_file"])
+    try:
+        with taxonomy_path.open("rb") as fh:
+            taxonomy = Taxonomy.from_mapping(tomllib.load(fh))
+    except FileNotFoundError:
+        raise ConfigError(f"channel taxonomy file {taxonomy_path} does not exist") from None
+    return Settings(**values, taxonomy=taxonomy)

@@ -1,0 +1,451 @@
+"""Campaign and link services: validation, UTM governance, duplicates, bulk CSV. Each commits once."""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any, Iterable, Mapping
+from urllib.parse import parse_qsl
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from tracker.config import Settings
+from tracker.db import utcnow
+from tracker.errors import Conflict, NotFound, ValidationError
+from tracker.links.models import LINK_KINDS, Campaign, CampaignCost, Link, LinkDestinationChange
+from tracker.links.urls import merge_query, normalise_tag, validate_url
+
+# No 0/o, 1/l/i: codes survive print, handwriting and being read aloud. Codes are case-insensitive.
+CODE_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
+CODE_LENGTH = 6
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+MAX_TAG = 100
+MAX_LABEL = 200
+LINK_FIELDS = ("destination", "campaign", "utm_source", "utm_medium", "utm_campaign", "utm_term",
+               "utm_content", "extra_params", "kind", "label", "slug", "expires_at")
+
+
+# ---- helpers ------------------------------------------------------------------------------------
+
+def generate_code(length: int = CODE_LENGTH) -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(length))
+
+
+def normalise_code(code: str) -> str:
+    """Codes are case-insensitive: store and look them up in lower case."""
+    return code.strip().lower()
+
+
+def _slug(value: object, field_name: str) -> str:
+    slug = normalise_tag(str(value)) if value is not None else ""
+    if not SLUG_RE.match(slug):
+        raise ValidationError(
+            f"{field_name} must be 2-63 characters of a-z, 0-9 and '-', starting with a letter or digit",
+            field_name)
+    return slug
+
+
+def _text(value: object, field_name: str, max_len: int, required: bool = False) -> str:
+    text = "" if value is None else str(value).strip()
+    if required and not text:
+        raise ValidationError(f"{field_name} is required", field_name)
+    if len(text) > max_len:
+        raise ValidationError(f"{field_name} is longer than {max_len} characters", field_name)
+    return text
+
+
+def _tag(value: object, field_name: str, required: bool = False) -> str | None:
+    tag = normalise_tag(value if value is None else str(value))
+    if required and not tag:
+        raise ValidationError(f"{field_name} is required", field_name)
+    if len(tag) > MAX_TAG:
+        raise ValidationError(f"{field_name} is longer than {MAX_TAG} characters", field_name)
+    return tag or None
+
+
+def _date(value: object, field_name: str) -> date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise ValidationError(f"{field_name} must be a date like 2026-05-31", field_name) from None
+
+
+def _datetime(value: object, field_name: str) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        try:
+            parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            raise ValidationError(f"{field_name} must be an ISO 8601 time like 2026-05-31T18:00:00Z",
+                                  field_name) from None
+    if parsed.tzinfo is None:
+        raise ValidationError(f"{field_name} needs a time zone (e.g. a trailing Z for UTC)", field_name)
+    return parsed.astimezone(timezone.utc)
+
+
+def _extra_params(value: object) -> dict[str, str]:
+    if value is None or value == "":
+        return {}
+    if isinstance(value, str):
+        value = dict(parse_qsl(value, keep_blank_values=True))
+    if not isinstance(value, Mapping):
+        raise ValidationError("extra_params must be an object of name: value strings", "extra_params")
+    params: dict[str, str] = {}
+    for key, val in value.items():
+        key = str(key).strip()
+        if not key or len(key) > 100 or len(str(val)) > 500:
+            raise ValidationError("extra_params names must be 1-100 and values at most 500 characters",
+                                  "extra_params")
+        if key.lower().startswith("utm_") or key.lower() == "tid":
+            raise ValidationError(f"extra_params must not set {key}: use the utm fields", "extra_params")
+        params[key] = str(val)
+    return params
+
+
+def tracked_url(link: Link) -> str:
+    """Return the destination with the link's extra parameters and UTM tags merged in."""
+    params = dict(link.extra_params or {})
+    params.update({
+        "utm_source": link.utm_source, "utm_medium": link.utm_medium, "utm_campaign": link.utm_campaign,
+        "utm_term": link.utm_term or "", "utm_content": link.utm_content or "",
+    })
+    return merge_query(link.destination, params)
+
+
+def fingerprint(link: Link) -> str:
+    """Hash of what makes two links the same: destination, tags, extra parameters, kind and label."""
+    key = [link.destination, link.utm_source, link.utm_medium, link.utm_campaign, link.utm_term,
+           link.utm_content, sorted((link.extra_params or {}).items()), link.kind, link.label]
+    return hashlib.sha256(json.dumps(key, ensure_ascii=False).encode()).hexdigest()
+
+
+def _resolve_campaign(session: Session, value: object) -> Campaign:
+    if isinstance(value, Campaign):
+        return value
+    campaign: Campaign | None = None
+    if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
+        campaign = session.get(Campaign, int(value))
+    elif isinstance(value, str) and value.strip():
+        campaign = session.scalar(sa.select(Campaign).where(Campaign.slug == normalise_tag(value)))
+    if campaign is None:
+        raise ValidationError(f"campaign {value!r} does not exist (give its id or slug)", "campaign")
+    return campaign
+
+
+# ---- campaigns ----------------------------------------------------------------------------------
+
+def _apply_campaign(campaign: Campaign, data: Mapping[str, Any], settings: Settings) -> None:
+    if "name" in data or campaign.name is None:
+        campaign.name = _text(data.get("name"), "name", 200, required=True)
+    if "slug" in data or campaign.slug is None:
+        campaign.slug = _slug(data.get("slug") or campaign.name, "slug")
+    if "description" in data or campaign.description is None:
+        campaign.description = _text(data.get("description"), "description", 5000)
+    if "start_date" in data:
+        campaign.start_date = _date(data.get("start_date"), "start_date")
+    if "end_date" in data:
+        campaign.end_date = _date(data.get("end_date"), "end_date")
+    if campaign.start_date and campaign.end_date and campaign.end_date < campaign.start_date:
+        raise ValidationError("end_date is before start_date", "end_date")
+    if "fallback_url" in data:
+        raw = data.get("fallback_url")
+        campaign.fallback_url = validate_url(raw, "fallback_url", settings.destination_domains) if raw else None
+
+
+def create_campaign(session: Session, settings: Settings, data: Mapping[str, Any]) -> Campaign:
+    """Create a campaign; the slug defaults to the normalised name."""
+    campaign = Campaign(name=None, slug=None, description=None)  # type: ignore[arg-type]
+    _apply_campaign(campaign, data, settings)
+    _ensure_unique_slug(session, campaign)
+    session.add(campaign)
+    session.commit()
+    return campaign
+
+
+def update_campaign(session: Session, settings: Settings, campaign_id: int, data: Mapping[str, Any]) -> Campaign:
+    campaign = get_campaign(session, campaign_id)
+    _apply_campaign(campaign, data, settings)
+    _ensure_unique_slug(session, campaign)
+    session.commit()
+    return campaign
+
+
+def _ensure_unique_slug(session: Session, campaign: Campaign) -> None:
+    clash = session.scalar(sa.select(Campaign.id).where(Campaign.slug == campaign.slug, Campaign.id != campaign.id)
+                           if campaign.id else sa.select(Campaign.id).where(Campaign.slug == campaign.slug))
+    if clash is not None:
+        session.rollback()
+        raise Conflict(f"a campaign with slug {campaign.slug!r} already exists", "slug", existing_id=clash)
+
+
+def get_campaign(session: Session, campaign_id: int | str) -> Campaign:
+    campaign = session.get(Campaign, campaign_id) if str(campaign_id).isdigit() else session.scalar(
+        sa.select(Campaign).where(Campaign.slug == normalise_tag(str(campaign_id))))
+    if campaign is None:
+        raise NotFound(f"campaign {campaign_id} does not exist", "campaign")
+    return campaign
+
+
+def list_campaigns(session: Session) -> list[Campaign]:
+    return list(session.scalars(sa.select(Campaign).order_by(Campaign.created_at.desc(), Campaign.id.desc())))
+
+
+def add_cost(session: Session, settings: Settings, campaign_id: int, data: Mapping[str, Any]) -> CampaignCost:
+    """Record a dated cost entry for a campaign (optionally for one channel of the taxonomy)."""
+    campaign = get_campaign(session, campaign_id)
+    cost_date = _date(data.get("date"), "date")
+    if cost_date is None:
+        raise ValidationError("date is required", "date")
+    try:
+        amount = Decimal(str(data.get("amount")))
+    except (InvalidOperation, ValueError):
+        raise ValidationError("amount must be a number like 1250.50", "amount") from None
+    if not amount.is_finite() or amount < 0 or amount >= Decimal("1e12"):
+        raise ValidationError("amount must be a non-negative number below 10^12", "amount")
+    currency = str(data.get("currency") or settings.reporting_currency).strip().upper()
+    if not re.fullmatch(r"[A-Z]{3}", currency):
+        raise ValidationError("currency must be a three-letter ISO 4217 code such as NOK", "currency")
+    channel = data.get("channel") or None
+    if channel is not None and channel not in settings.taxonomy.channels:
+        raise ValidationError(f"channel must be one of {', '.join(settings.taxonomy.channels)}", "channel")
+    cost = CampaignCost(campaign=campaign, date=cost_date, amount=amount.quantize(Decimal("0.01")),
+                        currency=currency, channel=channel)
+    session.add(cost)
+    session.commit()
+    return cost
+
+
+# ---- links --------------------------------------------------------------------------------------
+
+def _apply_link(session: Session, settings: Settings, link: Link, data: Mapping[str, Any], creating: bool) -> None:
+    """Validate and normalise ``data`` onto ``link`` (only the keys present when updating)."""
+    unknown = set(data) - set(LINK_FIELDS) - {"disabled", "force"}
+    if unknown:
+        name = sorted(unknown)[0]
+        raise ValidationError(f"unknown field {name}", name)
+
+    def given(name: str) -> bool:
+        return creating or name in data
+
+    if given("campaign"):
+        raw = data.get("campaign")
+        link.campaign = _resolve_campaign(session, raw) if raw not in (None, "") else None
+    if given("destination"):
+        link.destination = validate_url(data.get("destination"), "destination", settings.destination_domains)
+    if given("utm_source"):
+        link.utm_source = _tag(data.get("utm_source"), "utm_source", required=True)  # type: ignore[assignment]
+    if given("utm_medium"):
+        medium = _tag(data.get("utm_medium"), "utm_medium", required=True)
+        if medium not in settings.taxonomy.allowed_mediums:
+            raise ValidationError(
+                f"utm_medium {medium!r} is not allowed; use one of: "
+                + ", ".join(sorted(settings.taxonomy.allowed_mediums)), "utm_medium")
+        link.utm_medium = medium
+    if given("utm_campaign"):
+        utm_campaign = _tag(data.get("utm_campaign"), "utm_campaign")
+        if utm_campaign is None:
+            if link.campaign is None:
+                raise ValidationError("utm_campaign is required when the link has no campaign", "utm_campaign")
+            utm_campaign = link.campaign.slug
+        link.utm_campaign = utm_campaign
+    for name in ("utm_term", "utm_content"):
+        if given(name):
+            setattr(link, name, _tag(data.get(name), name))
+    if given("extra_params"):
+        link.extra_params = _extra_params(data.get("extra_params"))
+    if given("kind"):
+        kind = normalise_tag(data.get("kind") or "online")
+        if kind not in LINK_KINDS:
+            raise ValidationError(f"kind must be one of {', '.join(LINK_KINDS)}", "kind")
+        link.kind = kind
+    if given("label"):
+        link.label = _text(data.get("label"), "label", MAX_LABEL)
+    if given("expires_at"):
+        link.expires_at = _datetime(data.get("expires_at"), "expires_at")
+    if "disabled" in data:
+        if not isinstance(data["disabled"], bool):
+            raise ValidationError("disabled must be true or false", "disabled")
+        link.disabled = data["disabled"]
+    link.fingerprint = fingerprint(link)
+
+
+def _new_link(session: Session, settings: Settings, data: Mapping[str, Any], force: bool) -> Link:
+    """Build, validate and add (not commit) a new link; raise Conflict for a duplicate."""
+    link = Link(extra_params={}, disabled=False)
+    _apply_link(session, settings, link, data, creating=True)
+    slug = data.get("slug")
+    if slug not in (None, ""):
+        link.code = _slug(slug, "slug")
+        if session.scalar(sa.select(Link.id).where(Link.code == link.code)) is not None:
+            raise Conflict(f"the short code {link.code!r} is taken", "slug")
+    if not force:
+        existing = session.scalar(sa.select(Link).where(Link.fingerprint == link.fingerprint).order_by(Link.id))
+        if existing is not None:
+            raise Conflict("a link with the same destination, tags, kind and label exists "
+                           "(send force=true to create another)", None, existing=existing.code)
+    if not slug:
+        link.code = _unused_code(session)
+    link.history.append(LinkDestinationChange(destination=link.destination, changed_at=utcnow()))
+    session.add(link)
+    session.flush()
+    return link
+
+
+def _unused_code(session: Session) -> str:
+    for length in (CODE_LENGTH, CODE_LENGTH, CODE_LENGTH + 1, CODE_LENGTH + 2):
+        code = generate_code(length)
+        if session.scalar(sa.select(Link.id).where(Link.code == code)) is None:
+            return code
+    raise RuntimeError("could not find an unused short code")  # 31^8 codes: never in practice
+
+
+def create_link(session: Session, settings: Settings, data: Mapping[str, Any], force: bool = False) -> Link:
+    """Create a tracked link.
+
+    Raises
+    ------
+    ValidationError
+        A field is missing or not allowed (the error names it).
+    Conflict
+        The same destination, tags, kind and label exist already and ``force`` is false.
+    """
+    try:
+        link = _new_link(session, settings, data, force)
+    except Exception:
+        session.rollback()
+        raise
+    session.commit()
+    return link
+
+
+def get_link(session: Session, code_or_id: str | int) -> Link:
+    code = str(code_or_id)
+    link = session.scalar(sa.select(Link).where(Link.code == normalise_code(code)))
+    if link is None and code.isdigit():
+        link = session.get(Link, int(code))
+    if link is None:
+        raise NotFound(f"link {code_or_id} does not exist", "code")
+    return link
+
+
+def update_link(session: Session, settings: Settings, code: str, data: Mapping[str, Any]) -> Link:
+    """Change a link; a new destination is appended to its history. The code never changes."""
+    link = get_link(session, code)
+    if "slug" in data:
+        raise ValidationError("a link's short code cannot change (it may be printed)", "slug")
+    before = link.destination
+    try:
+        _apply_link(session, settings, link, data, creating=False)
+    except Exception:
+        session.rollback()
+        raise
+    if link.destination != before:
+        link.history.append(LinkDestinationChange(destination=link.destination, changed_at=utcnow()))
+    session.commit()
+    return link
+
+
+def list_links(session: Session, *, campaign: str | int | None = None, kind: str | None = None,
+               utm_source: str | None = None, utm_medium: str | None = None, q: str | None = None,
+               page: int = 1, per_page: int = 50) -> tuple[list[Link], int]:
+    """Return one page of links (newest first) matching the filters, and the total count."""
+    stmt = sa.select(Link)
+    if campaign not in (None, ""):
+        stmt = stmt.where(Link.campaign_id == get_campaign(session, campaign).id)  # type: ignore[arg-type]
+    if kind:
+        stmt = stmt.where(Link.kind == normalise_tag(kind))
+    if utm_source:
+        stmt = stmt.where(Link.utm_source == normalise_tag(utm_source))
+    if utm_medium:
+        stmt = stmt.where(Link.utm_medium == normalise_tag(utm_medium))
+    if q:
+        pattern = f"%{q.strip()}%"
+        stmt = stmt.where(sa.or_(Link.label.ilike(pattern), Link.destination.ilike(pattern), Link.code == q))
+    total = session.scalar(sa.select(sa.func.count()).select_from(stmt.subquery())) or 0
+    rows = session.scalars(stmt.order_by(Link.id.desc()).limit(per_page).offset((page - 1) * per_page))
+    return list(rows), total
+
+
+# ---- bulk CSV -----------------------------------------------------------------------------------
+
+@dataclass
+class BulkResult:
+    created: list[Link] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    atomic: bool = True
+
+    @property
+    def committed(self) -> bool:
+        return not (self.atomic and self.rejected)
+
+
+def parse_csv(text: str) -> Iterable[tuple[int, dict[str, str]]]:
+    """Yield (line number, row) for each CSV record; the header is line 1."""
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    if not reader.fieldnames:
+        raise ValidationError("the CSV is empty: it needs a header row", "file")
+    names = [n.strip().lower() for n in reader.fieldnames]
+    unknown = sorted(set(names) - set(LINK_FIELDS) - {"force"})
+    if unknown:
+        raise ValidationError(f"unknown CSV column(s): {', '.join(unknown)}; allowed: {', '.join(LINK_FIELDS)}",
+                              "file")
+    if "destination" not in names:
+        raise ValidationError("the CSV header must have a destination column", "file")
+    reader.fieldnames = names
+    line = reader.line_num
+    for row in reader:
+        if None in row:
+            yield line + 1, {"__error__": "more values than header columns"}
+        else:
+            yield line + 1, {k: (v or "").strip() for k, v in row.items() if (v or "").strip() != ""}
+        line = reader.line_num
+
+
+def bulk_create_links(session: Session, settings: Settings, text: str, *, atomic: bool = True,
+                      force: bool = False) -> BulkResult:
+    """Create links from CSV text. ``atomic``: all or nothing; otherwise good rows are kept.
+
+    Each row runs in a savepoint, so a bad row never leaves half its data behind.
+    """
+    result = BulkResult(atomic=atomic)
+    try:
+        rows = list(parse_csv(text))
+    except csv.Error as exc:
+        raise ValidationError(f"the CSV cannot be read: {exc}", "file") from None
+    if not rows:
+        raise ValidationError("the CSV has a header but no rows", "file")
+    for line, row in rows:
+        if "__error__" in row:
+            result.rejected.append({"line": line, "field": None, "message": row["__error__"]})
+            continue
+        savepoint = session.begin_nested()
+        try:
+            link = _new_link(session, settings, row, force)
+        except (ValidationError, Conflict) as exc:
+            savepoint.rollback()
+            rejection = {"line": line, "field": exc.field, "message": exc.message}
+            rejection.update(exc.extra)
+            result.rejected.append(rejection)
+            continue
+        savepoint.commit()
+        result.created.append(link)
+    if result.committed:
+        session.commit()
+    else:
+        session.rollback()
+        result.created = []
+    return result

@@ -1,0 +1,71 @@
+"""QR images of links and printable sheets of a campaign's offline codes."""
+from __future__ import annotations
+
+from apiflask import APIBlueprint, Schema
+from apiflask.fields import Boolean, Integer, String
+from apiflask.validators import OneOf
+from flask import Response, current_app
+
+from tracker.auth.access import token_auth
+from tracker.db import db_session
+from tracker.links.service import get_link
+from tracker.qr import sheets
+from tracker.qr.service import QrOptions, qr_png, qr_svg
+
+bp = APIBlueprint("api_qr", __name__, url_prefix="/api/v1", tag="QR codes")
+
+
+class QrQuery(Schema):
+    size = Integer(metadata={"description": "Width in pixels (PNG) or user units (SVG), 64-4000"})
+    border = Integer(metadata={"description": "Quiet zone in modules, 0-20 (4 is the standard)"})
+    error = String(metadata={"description": "Error correction: L, M, Q or H"})
+    fill = String(metadata={"description": "Hex colour of the modules"})
+    back = String(metadata={"description": "Hex colour of the background"})
+
+
+class SheetQuery(Schema):
+    paper = String(load_default="a4", validate=OneOf(["a4", "letter"]))
+    all = Boolean(load_default=False, metadata={"description": "Include online links, not only offline"})
+
+
+def _image(code: str, query: dict[str, object], svg: bool) -> Response:
+    settings = current_app.config["SETTINGS"]
+    link = get_link(db_session(), code)
+    opts = QrOptions.parse(**query)
+    url = f"{settings.public_base_url}/q/{link.code}"
+    body = qr_svg(url, opts) if svg else qr_png(url, opts)
+    resp = Response(body, mimetype="image/svg+xml" if svg else "image/png")
+    resp.headers["Content-Disposition"] = f'inline; filename="{link.code}.{"svg" if svg else "png"}"'
+    return resp
+
+
+@bp.get("/links/<code>/qr.png")
+@bp.auth_required(token_auth)
+@bp.input(QrQuery, location="query", arg_name="query")
+@bp.doc(responses={200: {"description": "PNG image", "content": {"image/png": {}}}})
+def link_qr_png(code: str, query: dict[str, object]) -> Response:
+    """QR code (PNG) encoding the link's scan URL"""
+    return _image(code, query, svg=False)
+
+
+@bp.get("/links/<code>/qr.svg")
+@bp.auth_required(token_auth)
+@bp.input(QrQuery, location="query", arg_name="query")
+@bp.doc(responses={200: {"description": "SVG image", "content": {"image/svg+xml": {}}}})
+def link_qr_svg(code: str, query: dict[str, object]) -> Response:
+    """QR code (SVG) encoding the link's scan URL"""
+    return _image(code, query, svg=True)
+
+
+@bp.get("/campaigns/<campaign_id>/qr-sheet.pdf")
+@bp.auth_required(token_auth)
+@bp.input(SheetQuery, location="query", arg_name="query")
+@bp.doc(responses={200: {"description": "PDF sheet", "content": {"application/pdf": {}}}})
+def campaign_sheet(campaign_id: str, query: dict[str, object]) -> Response:
+    """Printable sheet (A4 or Letter) of the campaign's offline codes, each labelled"""
+    settings = current_app.config["SETTINGS"]
+    filename, pdf = sheets.campaign_sheet(db_session(), settings, campaign_id, paper=str(query["paper"]),
+                                          include_online=bool(query["all"]))
+    resp = Response(pdf, mimetype="application/pdf")
+    resp.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return resp
