@@ -92,3 +92,17 @@ def _close_session(_exc: BaseException | None) -> None:
     session = g.pop("db_session", None)
     if session is not None:
         session.close()
+
+
+def begin_write(session: Session) -> None:
+    """Open the session's write transaction now.
+
+    pysqlite (Python < 3.12) opens transactions lazily and lets an outermost ``SAVEPOINT`` start, and
+    its ``RELEASE`` commit, a transaction of its own; ``BEGIN IMMEDIATE`` first makes savepoints nest
+    inside one real transaction (and takes SQLite's write lock up front). No-op elsewhere.
+    """
+    conn = session.connection()
+    if conn.dialect.name == "sqlite":
+        dbapi = conn.connection.dbapi_connection
+        if dbapi is not None and not dbapi.in_transaction:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from tracker.config import Settings
-from tracker.db import utcnow
+from tracker.db import begin_write, utcnow
 from tracker.errors import Conflict, NotFound, ValidationError
 from tracker.links.models import LINK_KINDS, Campaign, CampaignCost, Link, LinkDestinationChange
 from tracker.links.urls import merge_query, normalise_tag, validate_url
@@ -428,6 +428,7 @@ def bulk_create_links(session: Session, settings: Settings, text: str, *, atomic
         raise ValidationError(f"the CSV cannot be read: {exc}", "file") from None
     if not rows:
         raise ValidationError("the CSV has a header but no rows", "file")
+    begin_write(session)
     for line, row in rows:
         if "__error__" in row:
             result.rejected.append({"line": line, "field": None, "message": row["__error__"]})
