@@ -411,7 +411,9 @@ def parse_csv(text: str) -> Iterable[tuple[int, dict[str, str]]]:
         if None in row:
             yield line + 1, {"__error__": "more values than header columns"}
         else:
-            yield line + 1, {k: (v or "").strip() for k, v in row.items() if (v or "").strip() != ""}
+            values = {k: (v or "").strip() for k, v in row.items() if (v or "").strip() != ""}
+            if values:  # rows of empty cells (",,,", common in spreadsheet exports) are skipped
+                yield line + 1, values
         line = reader.line_num
 
 
