@@ -5,7 +5,8 @@ The taxonomy is plain data (``{"rules": [{"channel", "mediums", "sources"}, ...]
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd

@@ -7,18 +7,19 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
+import tracker.models  # noqa: F401
 from tracker import create_app
 from tracker.auth.service import create_key
 from tracker.config import normalise_database_url
 from tracker.db import Base, get_db, make_engine
 from tracker.migrate import upgrade
-import tracker.models  # noqa: F401
 
 PG_ENV = "TRACKER_TEST_POSTGRES_URL"
 PUBLIC = "https://go.example.com"

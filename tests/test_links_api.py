@@ -149,6 +149,14 @@ def test_custom_slug_is_case_insensitive_and_unique(client, auth, make_link):
     assert again.status_code == 409 and again.json["error"]["field"] == "slug"
 
 
+@pytest.mark.parametrize("slug", ["new", "NEW", "bulk"])
+def test_custom_slug_cannot_take_a_reserved_word(client, auth, slug):
+    resp = client.post("/api/v1/links", json={"destination": "https://example.com/x", "utm_source": "p",
+                                              "utm_medium": "podcast", "utm_campaign": "c", "slug": slug},
+                       headers=auth)
+    assert resp.status_code == 422 and resp.json["error"]["field"] == "slug"
+
+
 def test_patch_keeps_destination_history_and_code(client, auth, make_link):
     link = make_link()
     resp = client.patch(f"/api/v1/links/{link['code']}", json={"destination": "https://example.com/new"},

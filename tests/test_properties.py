@@ -5,7 +5,8 @@ import csv
 import io
 from urllib.parse import urlsplit
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tracker.errors import ValidationError
 from tracker.links.service import parse_csv
@@ -51,7 +52,7 @@ def test_csv_parsing_round_trips_rows_and_line_numbers(rows):
     writer.writerow(["destination", "utm_source", "label"])
     writer.writerows(rows)
     parsed = list(parse_csv(buf.getvalue()))
-    expected = [{k: v.strip() for k, v in zip(["destination", "utm_source", "label"], row) if v.strip()}
+    expected = [{k: v.strip() for k, v in zip(["destination", "utm_source", "label"], row, strict=False) if v.strip()}
                 for row in rows]
     # rows whose cells are all empty are skipped
     assert [r for _, r in parsed] == [e for e in expected if e]

@@ -1,7 +1,7 @@
 """The public redirects: statuses, what a click records, bots, privacy, and what cannot move a redirect."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -34,12 +34,13 @@ def test_click_redirects_with_tid_and_records_everything(client, make_link, drai
     assert resp.headers["Cache-Control"].startswith("no-store")
     cookie = resp.headers["Set-Cookie"]
     assert cookie.startswith("trk_vid=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "Max-Age=34128000" in cookie and "Expires" not in cookie  # 395 days from each click
 
     assert drain() == 1
     (row,) = clicks(session)
     assert row.tid == tid
     assert row.link_id == link["id"] and row.via == "link" and row.outcome == "redirect"
-    assert row.ts.tzinfo is not None and abs(row.ts - datetime.now(timezone.utc)) < timedelta(minutes=1)
+    assert row.ts.tzinfo is not None and abs(row.ts - datetime.now(UTC)) < timedelta(minutes=1)
     assert row.visitor_id == cookie.split(";")[0].split("=", 1)[1]
     assert row.referrer_host == "news.example.org"
     assert row.user_agent == DESKTOP
@@ -112,7 +113,7 @@ def test_unknown_code_is_404_page_and_orphan_visit(client, drain, session):
 
 
 def test_expired_link_goes_to_campaign_fallback(client, auth, campaign, make_link, drain, session):
-    past = (datetime.now(timezone.utc) - timedelta(days=1)).isoformat()
+    past = (datetime.now(UTC) - timedelta(days=1)).isoformat()
     link = make_link(campaign=campaign["slug"], expires_at=past)
     resp = client.get(f"/r/{link['code']}")
     assert resp.status_code == 302
@@ -183,3 +184,37 @@ def test_daily_aggregates_match_rows(client, make_link, drain, session):
     drain()
     (stat,) = session.scalars(sa.select(LinkDailyStat)).all()
     assert (stat.clicks, stat.uniques, stat.bots) == (2, 1, 1)  # one cookie jar: one visitor
+
+
+def test_head_mirrors_get_without_recording(client, auth, make_link, drain, session):
+    link = make_link()
+    client.patch(f"/api/v1/links/{link['code']}", json={"disabled": True}, headers=auth)
+    assert client.head(f"/r/{link['code']}").status_code == 410
+    assert client.head("/q/zzzzzz").status_code == 404
+    assert drain() == 0
+
+
+def test_other_methods_are_refused(client, make_link, drain):
+    link = make_link()
+    resp = client.post(f"/r/{link['code']}")
+    assert resp.status_code == 405 and resp.headers["Allow"] == "GET, HEAD"
+    assert drain() == 0
+
+
+def test_international_destination_is_sent_as_an_ascii_uri(client, make_link):
+    link = make_link(destination="https://bøker.example/søk?q=blåbær#topp")
+    location = client.get(f"/r/{link['code']}").headers["Location"]
+    assert location.isascii()
+    parts = urlsplit(location)
+    assert parts.netloc == "bøker.example".encode("idna").decode() and parts.fragment == "topp"
+    assert parse_qs(parts.query)["q"] == ["blåbær"] and "tid" in parse_qs(parts.query)
+
+
+def test_returning_visitor_keeps_the_cookie(client, make_link, drain, session):
+    link = make_link()
+    first = client.get(f"/r/{link['code']}")
+    assert "Set-Cookie" in first.headers
+    again = client.get(f"/q/{link['code']}")
+    assert "Set-Cookie" not in again.headers
+    drain()
+    assert len({c.visitor_id for c in clicks(session)}) == 1

@@ -150,3 +150,36 @@ def test_background_drain_thread_writes_clicks(make_app, make_link, session):
         time.sleep(0.05)
     spool.stop()
     assert count(session) == 3
+
+
+
+def _append_over_limit(tmp_path, monkeypatch, writer, healthy):
+    """Append 8 lines with a backlog limit of 3 and a drain thread that has not run; count the pauses."""
+    import tracker.redirects.spool as spool_module
+
+    pauses: list[float] = []
+    monkeypatch.setattr(spool_module.time, "sleep", pauses.append)
+    spool = Spool(tmp_path, writer)
+    spool.max_backlog = 3
+    spool.append({"tid": "0"})  # opens this process's segment
+    spool._healthy = healthy  # what the drain thread records after each attempt
+    spool._thread = object()  # type: ignore[assignment]  # stands for a running drain thread
+    for i in range(1, 8):
+        spool.append({"tid": str(i)})
+    return pauses, spool
+
+
+def test_backpressure_slows_appends_when_the_drain_falls_behind(tmp_path, monkeypatch):
+    pauses, spool = _append_over_limit(tmp_path, monkeypatch, len, healthy=True)
+    assert len(pauses) == 5  # lines 4 to 8 were over the limit
+    assert spool.drain() == 8
+    spool.append({"tid": "9"})
+    assert len(pauses) == 5  # caught up: no more pauses
+
+
+def test_no_backpressure_while_the_database_is_down(tmp_path, monkeypatch):
+    def down(records):
+        raise ConnectionError("database is down")
+
+    pauses, _ = _append_over_limit(tmp_path, monkeypatch, down, healthy=False)
+    assert pauses == []  # the spool is what keeps redirects answering: never slow them then

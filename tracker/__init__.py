@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from apiflask import APIFlask
 from apiflask.exceptions import HTTPError
@@ -54,12 +55,11 @@ def create_app(config: Mapping[str, Any] | None = None, settings: Settings | Non
         SECURITY_SCHEMES={"BearerAuth": {"type": "http", "scheme": "bearer"}},
     )
     app.config.update(flask_options)
+    Database(make_engine(settings.database_url)).init_app(app)
+    _init_redirects(app, settings)
     if settings.trusted_proxy_count:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_count,  # type: ignore[method-assign]
                                 x_proto=settings.trusted_proxy_count)
-
-    Database(make_engine(settings.database_url)).init_app(app)
-    _init_redirects(app, settings)
     _register_errors(app)
     _register_blueprints(app)
     _register_headers(app)
@@ -72,6 +72,7 @@ def create_app(config: Mapping[str, Any] | None = None, settings: Settings | Non
 def _init_redirects(app: APIFlask, settings: Settings) -> None:
     from tracker.redirects.cache import LinkCache
     from tracker.redirects.capture import write_batch
+    from tracker.redirects.handler import Redirector
     from tracker.redirects.spool import Spool
 
     db = get_db(app)
@@ -86,6 +87,8 @@ def _init_redirects(app: APIFlask, settings: Settings) -> None:
         "ip_secret": hashlib.sha256(settings.ip_hash_secret.encode()).digest(),
         "background": app.config["SPOOL_BACKGROUND"],
     }
+    # /r/<code> and /q/<code> are answered in front of Flask (see tracker/redirects/handler.py).
+    app.wsgi_app = Redirector(app, app.wsgi_app)  # type: ignore[method-assign]
 
 
 def _register_errors(app: APIFlask) -> None:
@@ -124,14 +127,20 @@ def _register_errors(app: APIFlask) -> None:
 
 
 def _register_blueprints(app: APIFlask) -> None:
+    from tracker.conversions.views import bp as conversions_bp
     from tracker.links.views import bp as links_bp
     from tracker.pages.views import bp as pages_bp
+    from tracker.people.views import bp as people_bp
     from tracker.qr.views import bp as qr_bp
-    from tracker.redirects.views import bp as redirects_bp
+    from tracker.selfreports.views import bp as selfreports_bp
+    from tracker.touchpoints.views import bp as touchpoints_bp
 
-    app.register_blueprint(redirects_bp)
     app.register_blueprint(links_bp)
     app.register_blueprint(qr_bp)
+    app.register_blueprint(conversions_bp)
+    app.register_blueprint(people_bp)
+    app.register_blueprint(selfreports_bp)
+    app.register_blueprint(touchpoints_bp)
     app.register_blueprint(pages_bp)
 
 

@@ -6,14 +6,15 @@ import functools
 import json
 import os
 import sys
-from datetime import date, datetime, time, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 import sqlalchemy as sa
 from flask import Flask, current_app
-from flask.cli import AppGroup, FlaskGroup
+from flask.cli import AppGroup, FlaskGroup, with_appcontext
 
 from tracker.errors import DomainError
 
@@ -46,7 +47,7 @@ def _session():  # type: ignore[no-untyped-def]
 
 
 def register_commands(app: Flask) -> None:
-    for group in (db_cli, keys_cli, links_cli, campaigns_cli, qr_cli, export_cli, spool_cli):
+    for group in (db_cli, keys_cli, links_cli, campaigns_cli, qr_cli, export_cli, import_cli, spool_cli):
         app.cli.add_command(group)
     app.cli.add_command(serve)
     app.cli.add_command(demo)
@@ -210,8 +211,8 @@ def export_clicks(from_: str, to: str, fmt: str, output: Path | None) -> None:
     first, last = _day(from_, "--from"), _day(to, "--to")
     if last < first:
         raise click.BadParameter("--to is before --from", param_hint="--to")
-    start = datetime.combine(first, time.min, settings.tz).astimezone(timezone.utc)
-    end = datetime.combine(last + timedelta(days=1), time.min, settings.tz).astimezone(timezone.utc)
+    start = datetime.combine(first, time.min, settings.tz).astimezone(UTC)
+    end = datetime.combine(last + timedelta(days=1), time.min, settings.tz).astimezone(UTC)
     columns = [getattr(Click, c) for c in CLICK_COLUMNS if c != "link_code"]
     stmt = (sa.select(Link.code.label("link_code"), *columns).join(Link, Link.id == Click.link_id)
             .where(Click.ts >= start, Click.ts < end).order_by(Click.ts, Click.tid))
@@ -230,12 +231,50 @@ def export_clicks(from_: str, to: str, fmt: str, output: Path | None) -> None:
                 else:
                     out.write(json.dumps(record) + "\n")
                 count += 1
-    finally:
+    except BaseException:
         if target:
             out.close()
+            target.unlink(missing_ok=True)  # never leave a half-written export behind
+        raise
     if target and output:
+        out.close()
         target.replace(output)
         click.echo(f"wrote {count} clicks to {output}", err=True)
+
+
+# ---- import -----------------------------------------------------------------------------------
+import_cli = AppGroup("import", help="Imports.")
+
+
+@import_cli.command("touchpoints")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--skip-bad-rows", is_flag=True,
+              help="Import the good rows and list the bad ones (default: one bad row imports nothing).")
+@domain_errors
+def import_touchpoints(file: Path, skip_bad_rows: bool) -> None:
+    """Import offline touchpoints (attendee lists, badge scans, PR, podcast codes) from a CSV file.
+
+    Columns: customer_key, ts, kind and/or channel, campaign, label, source. Exits 1 when a bad row
+    stopped the import (nothing written), 0 otherwise (skipped rows are listed on stderr).
+    """
+    from tracker.touchpoints.imports import decode_csv
+    from tracker.touchpoints.imports import import_touchpoints as run_import
+    settings = current_app.config["SETTINGS"]
+    secret = current_app.extensions["tracker.redirects"]["ip_secret"]
+    with file.open("rb") as fh:
+        raw = fh.read(settings.max_upload_bytes + 1)
+    if len(raw) > settings.max_upload_bytes:
+        raise click.ClickException(f"{file} is larger than {settings.max_upload_bytes} bytes (max_upload_bytes)")
+    with _session() as session:
+        result = run_import(session, settings, secret, decode_csv(raw), atomic=not skip_bad_rows)
+    for problem in result.rejected:
+        where = f" ({problem['field']})" if problem["field"] else ""
+        click.echo(f"{file}:{problem['line']}: {problem['message']}{where}", err=True)
+    if not result.committed:
+        raise click.ClickException(f"{len(result.rejected)} bad row(s): nothing imported "
+                                   "(fix them, or use --skip-bad-rows to import the good rows)")
+    skipped = f", {len(result.rejected)} bad row(s) skipped" if result.rejected else ""
+    click.echo(f"imported {result.created} touchpoint(s), {result.duplicates} already imported{skipped}")
 
 
 # ---- spool ------------------------------------------------------------------------------------
@@ -257,12 +296,16 @@ def spool_replay() -> None:
 
 
 # ---- serve ------------------------------------------------------------------------------------
+SERVE_THREADS = 4  # per worker; bench/redirect measures the servers with the same number
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--workers", default=lambda: os.cpu_count() or 2, type=int, help="Worker processes.")
 @click.option("--server", type=click.Choice(["granian", "gunicorn"]), default="granian", show_default=True)
-def serve(host: str, port: int, workers: int, server: str) -> None:
+@click.option("--threads", default=lambda: int(os.environ.get("TRACKER_SERVE_THREADS", SERVE_THREADS)), type=int,
+              help=f"Request threads per worker (default {SERVE_THREADS}, or TRACKER_SERVE_THREADS).")
+@with_appcontext
+def serve(host: str, port: int, workers: int, server: str, threads: int) -> None:
     """Serve with a production WSGI server (granian by default; see README benchmark)."""
     from tracker.auth.service import create_key, has_keys
     app = current_app
@@ -279,10 +322,10 @@ def serve(host: str, port: int, workers: int, server: str) -> None:
         from granian import Granian
         from granian.constants import Interfaces
         Granian("tracker.wsgi:app", address=host, port=port, interface=Interfaces.WSGI, workers=workers,
-                blocking_threads=8).serve()
+                blocking_threads=threads).serve()
     else:
         os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}",
-                                   "--workers", str(workers), "--threads", "4", "tracker.wsgi:app"])
+                                   "--workers", str(workers), "--threads", str(threads), "tracker.wsgi:app"])
 
 
 # ---- demo -------------------------------------------------------------------------------------
@@ -290,6 +333,7 @@ def serve(host: str, port: int, workers: int, server: str) -> None:
 @click.option("--clicks", default=20_000, show_default=True, help="How many clicks and scans to generate.")
 @click.option("--days", default=60, show_default=True)
 @click.option("--seed", default=7, show_default=True)
+@with_appcontext
 @domain_errors
 def demo(clicks: int, days: int, seed: int) -> None:
     """Fill the database with a realistic demo data set (idempotent: skips what exists)."""

@@ -8,9 +8,11 @@ from __future__ import annotations
 import os
 import secrets
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
@@ -31,7 +33,7 @@ class Taxonomy:
     referrers: tuple[tuple[str, str], ...] = ()
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any]) -> "Taxonomy":
+    def from_mapping(cls, data: Mapping[str, Any]) -> Taxonomy:
         channels = tuple(data.get("channels", ()))
         rules = []
         for i, rule in enumerate(data.get("rules", ()), start=1):
@@ -90,6 +92,12 @@ class Settings:
     max_upload_bytes: int = 5_000_000
     destination_domains: tuple[str, ...] = ()
     channels_file: str = "channels.toml"
+    # Intake (self-reports, landing-site snippet, conversions).
+    landing_origins: tuple[str, ...] = ()  # origins allowed to embed /ask and to call /collect
+    funnel: tuple[str, ...] = ("lead", "opportunity", "purchase")  # conversion types, in order
+    currency_rates: tuple[str, ...] = ()  # "EUR=11.60": one EUR is 11.60 of the reporting currency
+    answers_file: str = "answers.toml"
+    collect_rate_limit: str = "120 per minute"
     instance_path: str = "instance"
     taxonomy: Taxonomy = field(default=None)  # type: ignore[assignment]
 
@@ -100,6 +108,27 @@ class Settings:
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.report_timezone)
+
+    @property
+    def rates(self) -> dict[str, Decimal]:
+        """Currency -> value of one unit in the reporting currency (the reporting currency is 1)."""
+        return {**parse_rates(self.currency_rates), self.reporting_currency: Decimal(1)}
+
+
+def parse_rates(entries: tuple[str, ...]) -> dict[str, Decimal]:
+    """Parse ``("EUR=11.60", ...)``; raise ConfigError naming a bad entry."""
+    rates: dict[str, Decimal] = {}
+    for entry in entries:
+        code, _, raw = entry.partition("=")
+        code = code.strip().upper()
+        try:
+            rate = Decimal(raw.strip())
+        except InvalidOperation:
+            rate = Decimal(0)
+        if len(code) != 3 or not code.isalpha() or not rate.is_finite() or rate <= 0:
+            raise ConfigError(f"currency_rates entry {entry!r} must look like EUR=11.60 (a positive rate)")
+        rates[code] = rate
+    return rates
 
 
 def _coerce(name: str, raw: Any, default: Any) -> Any:
@@ -197,6 +226,10 @@ def load_settings(
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"report_timezone {values.get('report_timezone')!r} is not an IANA time zone") from None
     values["reporting_currency"] = values.get("reporting_currency", "NOK").upper()
+    parse_rates(values.get("currency_rates", ()))
+    values["landing_origins"] = tuple(o.rstrip("/") for o in values.get("landing_origins", ()))
+    if not values.get("funnel", defaults["funnel"]):
+        raise ConfigError("funnel must list at least one conversion type")
 
     taxonomy_path = config_dir / values.get("channels_file", defaults["channels_file"])
     try:

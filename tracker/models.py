@@ -1,7 +1,12 @@
 """Import every feature's models so the metadata (and Alembic) sees all tables."""
 from tracker.auth.models import ApiKey
+from tracker.conversions.models import Conversion
 from tracker.links.models import Campaign, CampaignCost, Link, LinkDestinationChange
+from tracker.people.models import Identity
 from tracker.redirects.models import Click, LinkDailyStat, LinkVisitor, OrphanVisit
+from tracker.selfreports.models import AnswerRule, SelfReport
+from tracker.touchpoints.models import LandingVisit, OfflineTouch
 
-__all__ = ["ApiKey", "Campaign", "CampaignCost", "Click", "Link", "LinkDailyStat",
-           "LinkDestinationChange", "LinkVisitor", "OrphanVisit"]
+__all__ = ["AnswerRule", "ApiKey", "Campaign", "CampaignCost", "Click", "Conversion", "Identity",
+           "LandingVisit", "Link", "LinkDailyStat", "LinkDestinationChange", "LinkVisitor", "OfflineTouch",
+           "OrphanVisit", "SelfReport"]

@@ -6,8 +6,9 @@ here: :func:`permits` is the single permission check both use.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import wraps
-from typing import Any, Callable
+from typing import Any
 
 from apiflask import HTTPTokenAuth
 from flask import g, redirect, request, session, url_for

@@ -26,7 +26,7 @@ class Campaign(Base):
     fallback_url: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    costs: Mapped[list["CampaignCost"]] = relationship(
+    costs: Mapped[list[CampaignCost]] = relationship(
         back_populates="campaign", order_by="CampaignCost.date", cascade="all, delete-orphan")
 
 
@@ -66,7 +66,7 @@ class Link(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     campaign: Mapped[Campaign | None] = relationship()
-    history: Mapped[list["LinkDestinationChange"]] = relationship(
+    history: Mapped[list[LinkDestinationChange]] = relationship(
         back_populates="link", order_by="LinkDestinationChange.id", cascade="all, delete-orphan")
 
 

@@ -1,7 +1,8 @@
 """Turn links and campaigns into the API's dictionaries."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -30,7 +31,7 @@ def links_out(session: Session, settings: Settings, links: Sequence[Link],
         pd.DataFrame({"utm_source": [lk.utm_source for lk in links], "utm_medium": [lk.utm_medium for lk in links]}),
         settings.taxonomy.as_dict())
     out = []
-    for link, channel in zip(links, channels):
+    for link, channel in zip(links, channels, strict=False):
         item: dict[str, Any] = {
             "id": link.id, "code": link.code, **link_urls(link, settings), "destination": link.destination,
             "campaign": link.campaign.slug if link.campaign else None, "campaign_id": link.campaign_id,

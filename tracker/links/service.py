@@ -7,10 +7,11 @@ import io
 import json
 import re
 import secrets
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Iterable, Mapping
+from typing import Any
 from urllib.parse import parse_qsl
 
 import sqlalchemy as sa
@@ -41,6 +42,9 @@ def generate_code(length: int = CODE_LENGTH) -> str:
 def normalise_code(code: str) -> str:
     """Codes are case-insensitive: store and look them up in lower case."""
     return code.strip().lower()
+
+
+RESERVED_CODES = frozenset({"new", "bulk"})  # /links/new (page), /api/v1/links/bulk
 
 
 def _slug(value: object, field_name: str) -> str:
@@ -94,7 +98,7 @@ def _datetime(value: object, field_name: str) -> datetime | None:
                                   field_name) from None
     if parsed.tzinfo is None:
         raise ValidationError(f"{field_name} needs a time zone (e.g. a trailing Z for UTC)", field_name)
-    return parsed.astimezone(timezone.utc)
+    return parsed.astimezone(UTC)
 
 
 def _extra_params(value: object) -> dict[str, str]:
@@ -290,6 +294,8 @@ def _new_link(session: Session, settings: Settings, data: Mapping[str, Any], for
     slug = data.get("slug")
     if slug not in (None, ""):
         link.code = _slug(slug, "slug")
+        if link.code in RESERVED_CODES:
+            raise ValidationError(f"the short code {link.code!r} is reserved (it names a page or endpoint)", "slug")
         if session.scalar(sa.select(Link.id).where(Link.code == link.code)) is not None:
             raise Conflict(f"the short code {link.code!r} is taken", "slug")
     if not force:

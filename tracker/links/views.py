@@ -10,9 +10,22 @@ from tracker.auth.access import token_auth
 from tracker.db import db_session
 from tracker.errors import ValidationError
 from tracker.links import service
-from tracker.links.schemas import (BulkOut, BulkQuery, CampaignIn, CampaignList, CampaignOut, CampaignPatch,
-                                   CostIn, CostOut, ForceQuery, LinkFilter, LinkIn, LinkOut, LinkPage,
-                                   LinkPatch)
+from tracker.links.schemas import (
+    BulkOut,
+    BulkQuery,
+    CampaignIn,
+    CampaignList,
+    CampaignOut,
+    CampaignPatch,
+    CostIn,
+    CostOut,
+    ForceQuery,
+    LinkFilter,
+    LinkIn,
+    LinkOut,
+    LinkPage,
+    LinkPatch,
+)
 from tracker.links.serialize import campaign_out, links_out
 
 bp = APIBlueprint("api_links", __name__, url_prefix="/api/v1", tag="Campaigns and links")

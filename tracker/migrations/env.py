@@ -4,8 +4,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from tracker.db import Base
 import tracker.models  # noqa: F401  (registers every table on Base.metadata)
+from tracker.db import Base
 
 config = context.config
 target_metadata = Base.metadata

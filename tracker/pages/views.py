@@ -1,31 +1,296 @@
-"""Server-rendered pages for people (signed in with an API key for now)."""
+"""Server-rendered pages for people (signed in with an API key for now).
+
+Views are thin: parse the form or query, call a service, render. Domain errors raised while handling
+a page become an HTML error page (the API keeps its JSON shape); form views catch the errors they
+expect and show them next to the field they name.
+"""
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
 from tracker.auth.access import login_required
 from tracker.auth.service import verify_key
+from tracker.config import Settings
 from tracker.db import db_session
+from tracker.errors import Conflict, DomainError, ValidationError
+from tracker.links import service
+from tracker.links.models import LINK_KINDS, OFFLINE_KINDS
+from tracker.links.serialize import links_out
+from tracker.pages import csrf
+from tracker.pages.charts import daily_chart
+from tracker.pages.summary import campaign_totals
+from tracker.qr import sheets
+from tracker.qr.service import QrOptions, qr_png, qr_svg
+from tracker.redirects.stats import daily_series
 
 bp = Blueprint("pages", __name__)
+# APIFlask (3.1) reads ``enable_openapi`` on every blueprint that has before_request functions (the
+# CSRF check below) when it builds the spec, and a plain Flask blueprint lacks it. The pages are not
+# part of the API, so say so explicitly.
+bp.enable_openapi = False  # type: ignore[attr-defined]
+csrf.protect(bp)
 
+CAMPAIGN_FIELDS = ("name", "slug", "description", "start_date", "end_date", "fallback_url")
+QR_ARGS = ("size", "border", "error", "fill", "back")
+CHART_DAYS = 30
+LINKS_PER_PAGE = 100
+ERROR_TITLES = {400: "Bad request", 401: "Not signed in", 403: "Not allowed", 404: "Not found",
+                409: "Conflict", 422: "That cannot be done"}
+
+
+def _settings() -> Settings:
+    return current_app.config["SETTINGS"]  # type: ignore[no-any-return]
+
+
+def _today() -> date:
+    # The aggregates' days are in the report time zone, so "today" must be too.
+    return datetime.now(_settings().tz).date()
+
+
+def _page_number(raw: str | None) -> int:
+    return int(raw) if raw and raw.isdigit() and 0 < int(raw) < 1_000_000 else 1
+
+
+@bp.errorhandler(DomainError)
+def domain_error(exc: DomainError) -> tuple[str, int]:
+    title = ERROR_TITLES.get(exc.status, "Something went wrong")
+    page = render_template("pages/error.html", status=exc.status, title=title, message=exc.message)
+    return page, exc.status
+
+
+@bp.context_processor
+def _principal() -> dict[str, Any]:
+    return {"principal": g.get("principal")}
+
+
+@bp.after_request
+def no_store(resp: Response) -> Response:
+    # Pages show data of the signed-in key: keep them out of shared caches and the back button after
+    # signing out.
+    resp.headers.setdefault("Cache-Control", "no-store")
+    return resp
+
+
+@bp.app_template_filter("localtime")
+def localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """Format an aware UTC timestamp in the report time zone."""
+    if value is None:
+        return ""
+    return value.astimezone(_settings().tz).strftime(fmt)
+
+
+# ---- sign in / out ------------------------------------------------------------------------------
 
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> str | Response:
+def login() -> str | Response | tuple[str, int]:
     error = None
     if request.method == "POST":
         key = verify_key(db_session(), request.form.get("key", "").strip())
         if key is not None:
-            session.clear()
+            session.clear()  # a new session (and CSRF token) for the signed-in person
             session["key_id"] = key.id
             target = request.args.get("next", "")
-            return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("pages.index"))
+            return redirect(target if target.startswith("/") and not target.startswith("//")
+                            else url_for("pages.index"))
         error = "That key is not valid (or was revoked)."
     return render_template("pages/login.html", error=error), (401 if error else 200)
 
 
+@bp.post("/logout")
+def logout() -> Response:
+    session.clear()
+    flash("You are signed out.", "success")
+    return redirect(url_for("pages.login"), 303)
+
+
+# ---- campaigns ----------------------------------------------------------------------------------
+
 @bp.get("/")
 @login_required
 def index() -> str:
-    return render_template("pages/index.html")
+    return _index()
+
+
+def _index(values: Mapping[str, str] | None = None, error: DomainError | None = None) -> str:
+    db = db_session()
+    campaigns = service.list_campaigns(db)
+    recent, _ = service.list_links(db, per_page=10)
+    return render_template(
+        "pages/index.html", campaigns=campaigns, totals=campaign_totals(db, [c.id for c in campaigns]),
+        recent=links_out(db, _settings(), recent), values=values or {}, errors=_errors(error))
+
+
+@bp.post("/campaigns")
+@login_required
+def create_campaign() -> Response | tuple[str, int]:
+    values = {name: request.form.get(name, "").strip() for name in CAMPAIGN_FIELDS}
+    try:
+        campaign = service.create_campaign(db_session(), _settings(), values)
+    except (ValidationError, Conflict) as exc:
+        return _index(values, exc), exc.status
+    flash(f"Campaign “{campaign.name}” created.", "success")
+    return redirect(url_for("pages.campaign", campaign_id=campaign.id), 303)
+
+
+@bp.get("/campaigns/<campaign_id>")
+@login_required
+def campaign(campaign_id: str) -> str:
+    db = db_session()
+    settings = _settings()
+    found = service.get_campaign(db, campaign_id)
+    page = _page_number(request.args.get("page"))
+    links, total = service.list_links(db, campaign=found.id, page=page, per_page=LINKS_PER_PAGE)
+    chart = daily_chart(daily_series(db, campaign_id=found.id, days=CHART_DAYS, today=_today()))
+    return render_template(
+        "pages/campaign.html", campaign=found, links=links_out(db, settings, links), total=total,
+        page=page, pages=max(1, -(-total // LINKS_PER_PAGE)), chart=chart, offline_kinds=OFFLINE_KINDS,
+        totals=campaign_totals(db, [found.id])[found.id])
+
+
+@bp.get("/campaigns/<campaign_id>/sheet.pdf")
+@login_required
+def campaign_sheet(campaign_id: str) -> Response:
+    db = db_session()
+    found = service.get_campaign(db, campaign_id)
+    include_online = request.args.get("all") == "1"
+    try:
+        filename, pdf = sheets.campaign_sheet(db, _settings(), str(found.id),
+                                              paper=request.args.get("paper", "a4"),
+                                              include_online=include_online)
+    except ValidationError as exc:
+        if exc.field == "links":
+            message = "There is nothing to print yet: this campaign has no active links"
+            message += "." if include_online else (
+                f" of an offline kind ({', '.join(OFFLINE_KINDS)}). Create one, or print all links.")
+        else:
+            message = exc.message
+        flash(message, "error")
+        return redirect(url_for("pages.campaign", campaign_id=found.id))
+    resp = Response(pdf, mimetype="application/pdf")
+    resp.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return resp
+
+
+# ---- links --------------------------------------------------------------------------------------
+
+def _errors(exc: DomainError | None) -> dict[str, str]:
+    """Map a service error to {field name: message}; ``""`` holds errors about no single field."""
+    if exc is None:
+        return {}
+    return {exc.field or "": exc.message}
+
+
+def _local_datetime(raw: str, tz: ZoneInfo) -> datetime | None:
+    """Read a ``datetime-local`` form value as a time in the report time zone."""
+    if not raw:
+        return None
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ValidationError("expires_at must be a date and time like 2026-05-31 18:00",
+                              "expires_at") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
+
+
+def _builder(values: Mapping[str, str], error: DomainError | None = None,
+             existing: str | None = None) -> str:
+    settings = _settings()
+    return render_template(
+        "pages/link_new.html", values=values, errors=_errors(error), existing=existing,
+        campaign_options=[(str(c.id), c.name) for c in service.list_campaigns(db_session())],
+        medium_options=[(m, m) for m in sorted(settings.taxonomy.allowed_mediums)],
+        kind_options=[(k, k) for k in LINK_KINDS], timezone=settings.report_timezone)
+
+
+@bp.route("/links/new", methods=["GET", "POST"])
+@login_required
+def new_link() -> str | Response | tuple[str, int]:
+    if request.method == "GET":
+        return _builder({"campaign": request.args.get("campaign", ""), "kind": "online"})
+    settings = _settings()
+    values = {name: request.form.get(name, "").strip() for name in service.LINK_FIELDS}
+    try:
+        data: dict[str, Any] = dict(values, expires_at=_local_datetime(values["expires_at"], settings.tz))
+        link = service.create_link(db_session(), settings, data, force=request.form.get("force") == "1")
+    except Conflict as exc:
+        return _builder(values, exc, existing=exc.extra.get("existing")), exc.status
+    except ValidationError as exc:
+        return _builder(values, exc), exc.status
+    flash("Link created.", "success")
+    return redirect(url_for("pages.link", code=link.code), 303)
+
+
+@bp.get("/links/<code>")
+@login_required
+def link(code: str) -> str:
+    db = db_session()
+    found = service.get_link(db, code)
+    item = links_out(db, _settings(), [found], history=True)[0]
+    chart = daily_chart(daily_series(db, link_id=found.id, days=CHART_DAYS, today=_today()))
+    return render_template("pages/link.html", link=item, campaign=found.campaign, chart=chart)
+
+
+def _qr_image(code: str, svg: bool) -> Response:
+    link_ = service.get_link(db_session(), code)
+    opts = QrOptions.parse(**{name: request.args.get(name) for name in QR_ARGS})
+    url = f"{_settings().public_base_url}/q/{link_.code}"
+    resp = Response(qr_svg(url, opts) if svg else qr_png(url, opts),
+                    mimetype="image/svg+xml" if svg else "image/png")
+    disposition = "attachment" if request.args.get("download") == "1" else "inline"
+    resp.headers["Content-Disposition"] = f'{disposition}; filename="{link_.code}.{"svg" if svg else "png"}"'
+    return resp
+
+
+@bp.get("/links/<code>/qr.svg")
+@login_required
+def link_qr_svg(code: str) -> Response:
+    return _qr_image(code, svg=True)
+
+
+@bp.get("/links/<code>/qr.png")
+@login_required
+def link_qr_png(code: str) -> Response:
+    return _qr_image(code, svg=False)
+
+
+# ---- people and journeys ------------------------------------------------------------------------
+
+RECENT_CONVERSIONS = 50
+
+
+@bp.get("/people")
+@login_required
+def people() -> str | Response:
+    """Find a person by customer key (e-mail or id) or person id; list recent conversions."""
+    from tracker.conversions.service import list_conversions
+    from tracker.people.service import person_of_customer
+    db = db_session()
+    query = request.args.get("q", "").strip()
+    error = None
+    if query:
+        try:
+            found = query if query.startswith("p") and len(query) == 22 else person_of_customer(
+                db, current_app.extensions["tracker.redirects"]["ip_secret"], query)
+        except ValidationError as exc:
+            found, error = None, exc.message
+        if found:
+            return redirect(url_for("pages.person", person_id=found))
+        error = error or "No person is known by that customer key or id."
+    conversions, _ = list_conversions(db, _settings(), per_page=RECENT_CONVERSIONS)
+    return render_template("pages/person.html", person_id=None, items=[], conversions=conversions, query=query,
+                           error=error, currency=_settings().reporting_currency)
+
+
+@bp.get("/people/<person_id>")
+@login_required
+def person(person_id: str) -> str:
+    from tracker.people.journey import person_journey
+    items = person_journey(db_session(), _settings(), person_id)
+    return render_template("pages/person.html", person_id=person_id, items=items, conversions=[], query="",
+                           error=None, currency=_settings().reporting_currency)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import qrcode
 import qrcode.constants
@@ -33,7 +33,7 @@ class QrOptions:
 
     @classmethod
     def parse(cls, size: object = None, border: object = None, error: object = None, fill: object = None,
-              back: object = None) -> "QrOptions":
+              back: object = None) -> QrOptions:
         """Validate query-string values; raise ``ValidationError`` naming the bad one."""
         def number(value: object, name: str, low: int, high: int, default: int) -> int:
             if value in (None, ""):
@@ -72,7 +72,7 @@ def _qr(data: str, opts: QrOptions, box_size: int = 10) -> qrcode.QRCode:
 
 
 def qr_png(data: str, opts: QrOptions) -> bytes:
-    """Return a PNG of ``data`` about ``opts.size`` pixels wide (whole modules, never blurred)."""
+    """Return a PNG of ``data`` at most ``opts.size`` pixels wide (whole modules, never blurred)."""
     probe = _qr(data, opts)
     modules = probe.modules_count + 2 * opts.border
     box = max(1, opts.size // modules)
@@ -107,6 +107,20 @@ def _pdf_text(text: str) -> str:
     return text.encode("latin-1", "replace").decode("latin-1")
 
 
+LABEL_LINES = 3  # lines of label under each code; longer labels end in "..."
+
+
+def _fit_lines(pdf: FPDF, text: str, width: float, max_lines: int) -> str:
+    """Wrap ``text`` to ``width`` in the current font, keeping at most ``max_lines`` lines."""
+    lines = pdf.multi_cell(width, 4.5, text, dry_run=True, output="LINES")
+    if len(lines) <= max_lines:
+        return text
+    last = lines[max_lines - 1].rstrip()
+    while last and pdf.get_string_width(last + "...") > width:
+        last = last[:-1].rstrip()
+    return "\n".join([*lines[:max_lines - 1], last + "..."])
+
+
 def qr_sheet_pdf(items: Sequence[SheetItem], title: str, paper: str = "a4", error: str = "Q") -> bytes:
     """Return a PDF with a grid of labelled codes (3 x 3 per page, 48 mm codes).
 
@@ -136,7 +150,7 @@ def qr_sheet_pdf(items: Sequence[SheetItem], title: str, paper: str = "a4", erro
             pdf.set_xy(margin, margin)
             page = index // per_page + 1
             pages = (len(items) + per_page - 1) // per_page
-            pdf.cell(width - 2 * margin, 8, _pdf_text(f"{title}  ({page}/{pages})"))
+            pdf.cell(width - 2 * margin, 8, _pdf_text(f"{title} ({page}/{pages})"))
         col, row = slot % cols, slot // cols
         x0 = margin + col * cell_w
         y0 = margin + header + row * cell_h
@@ -159,9 +173,14 @@ def qr_sheet_pdf(items: Sequence[SheetItem], title: str, paper: str = "a4", erro
                     c += 1
         pdf.set_xy(x0 + 2, top + code_mm + 2)
         pdf.set_font("helvetica", "B", 10)
-        pdf.multi_cell(cell_w - 4, 4.5, _pdf_text(item.label or "(no label)"), align="C",
-                       max_line_height=4.5)
+        label = _fit_lines(pdf, _pdf_text(item.label), cell_w - 4, LABEL_LINES)
+        pdf.multi_cell(cell_w - 4, 4.5, label, align="C", max_line_height=4.5)
         pdf.set_x(x0 + 2)
-        pdf.set_font("helvetica", "", 8)
-        pdf.cell(cell_w - 4, 4, _pdf_text(item.caption), align="C")
+        caption = _pdf_text(item.caption)
+        size = 8.0
+        pdf.set_font("helvetica", "", size)
+        while size > 5 and pdf.get_string_width(caption) > cell_w - 4:  # long URLs: smaller, never cut
+            size -= 0.5
+            pdf.set_font_size(size)
+        pdf.cell(cell_w - 4, 4, caption, align="C")
     return bytes(pdf.output())

@@ -9,18 +9,27 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
+from werkzeug.urls import iri_to_uri
 
 from tracker.links.models import Campaign, Link
 from tracker.links.service import tracked_url
+from tracker.links.urls import merge_query
+
+TID_MARK = "TIDMARK7"  # survives merge_query and iri_to_uri unchanged
 
 
 @dataclass(frozen=True)
 class LinkSnapshot:
-    """What the redirect needs of a link, computed once per cache fill."""
+    """What the redirect needs of a link, computed once per cache fill.
+
+    Locations are ready for the ``Location`` header (IRIs encoded to ASCII URIs). The tracked URL is
+    kept split around the click id, so a redirect only has to join three strings.
+    """
 
     id: int
-    tracked_url: str
-    fallback_url: str | None
+    location_before_tid: str  # tracked URL (destination + UTMs) up to and including "tid="
+    location_after_tid: str   # the rest (its #fragment, if any)
+    fallback_location: str | None  # campaign fallback, for disabled or expired links
     disabled: bool
     expires_at: datetime | None
     utm_source: str
@@ -29,11 +38,24 @@ class LinkSnapshot:
     utm_term: str | None
     utm_content: str | None
 
-    def target(self, now: datetime) -> str | None:
-        """Where to send the visitor: the tracked URL, else the campaign fallback, else None (410)."""
-        if self.disabled or (self.expires_at is not None and self.expires_at <= now):
-            return self.fallback_url
-        return self.tracked_url
+    @classmethod
+    def build(cls, link: Link, fallback_url: str | None) -> LinkSnapshot:
+        with_mark = iri_to_uri(merge_query(tracked_url(link), {"tid": TID_MARK}))
+        before, _, after = with_mark.rpartition(TID_MARK)
+        return cls(
+            id=link.id, location_before_tid=before, location_after_tid=after,
+            fallback_location=iri_to_uri(fallback_url) if fallback_url else None, disabled=link.disabled,
+            expires_at=link.expires_at, utm_source=link.utm_source, utm_medium=link.utm_medium,
+            utm_campaign=link.utm_campaign, utm_term=link.utm_term, utm_content=link.utm_content)
+
+    def live(self, now: datetime) -> bool:
+        """False when the link is disabled or expired (it goes to the fallback, or answers 410)."""
+        return not self.disabled and (self.expires_at is None or self.expires_at > now)
+
+    @property
+    def tracked_location(self) -> str:
+        """The tracked URL without a click id (what a HEAD request is shown)."""
+        return merge_query(self.location_before_tid + self.location_after_tid, {"tid": ""})
 
 
 class LinkCache:
@@ -71,7 +93,4 @@ class LinkCache:
             if row is None:
                 return None
             link, fallback = row
-            return LinkSnapshot(
-                id=link.id, tracked_url=tracked_url(link), fallback_url=fallback, disabled=link.disabled,
-                expires_at=link.expires_at, utm_source=link.utm_source, utm_medium=link.utm_medium,
-                utm_campaign=link.utm_campaign, utm_term=link.utm_term, utm_content=link.utm_content)
+            return LinkSnapshot.build(link, fallback)

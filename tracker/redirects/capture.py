@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
@@ -13,7 +13,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from user_agents import parse as parse_ua
 
+from tracker.conversions.models import Conversion
+from tracker.db import begin_write
+from tracker.people.models import Identity
+from tracker.people.service import merge, new_person_id
 from tracker.redirects.models import Click, LinkDailyStat, LinkVisitor, OrphanVisit
+from tracker.selfreports.models import SelfReport
+from tracker.touchpoints.models import LandingVisit
 
 # Link-preview fetchers and scripted clients that user-agents does not call bots.
 PREVIEW_BOTS = re.compile(
@@ -62,12 +68,13 @@ def write_batch(session: Session, records: list[dict[str, Any]], tz: ZoneInfo) -
     Returns the number of clicks that were new.
     """
     insert = _insert(session)
+    begin_write(session)  # SQLite: take the write lock now (see _insert_new_visitors)
     clicks: list[dict[str, Any]] = []
     orphans: list[dict[str, Any]] = []
     for rec in records:
         ts = datetime.fromisoformat(rec["ts"])
         if ts.tzinfo is None:
-            ts = ts.replace(tzinfo=timezone.utc)
+            ts = ts.replace(tzinfo=UTC)
         device = parse_device(rec.get("ua"))
         common = {
             "tid": rec["tid"], "ts": ts, "via": rec["via"], "referrer_host": rec.get("ref"),
@@ -83,16 +90,82 @@ def write_batch(session: Session, records: list[dict[str, Any]], tz: ZoneInfo) -
                 "utm_campaign": rec.get("uc"), "utm_term": rec.get("ut"), "utm_content": rec.get("uo"),
             })
     new = 0
+    # Core executemany on the tables (not ORM bulk inserts): one prepared statement, rows in a C loop.
     if orphans:
-        session.execute(insert(OrphanVisit).on_conflict_do_nothing(), orphans)
+        session.execute(insert(OrphanVisit.__table__).on_conflict_do_nothing(), orphans)
     if clicks:
-        inserted = set(session.scalars(
-            insert(Click).on_conflict_do_nothing().returning(Click.tid), clicks))
-        fresh = [c for c in clicks if c["tid"] in inserted]
+        # A line can come twice (a replay after a crash between commit and offset bookkeeping): only
+        # tids not stored yet are inserted and counted. Segments have one reader at a time, so the
+        # check cannot race with another writer of the same tid; the insert still ignores conflicts.
+        by_tid = {c["tid"]: c for c in clicks}
+        stored = set(session.scalars(sa.select(Click.tid).where(Click.tid.in_(list(by_tid)))))
+        fresh = [c for tid, c in by_tid.items() if tid not in stored]
+        _assign_people(session, insert, fresh)
+        if fresh:
+            session.execute(insert(Click.__table__).on_conflict_do_nothing(), fresh)
+            _join_waiting(session, fresh)
         new = len(fresh)
         _update_aggregates(session, insert, fresh, tz)
     session.commit()
     return new
+
+
+def _assign_people(session: Session, insert: Any, clicks: list[dict[str, Any]]) -> None:
+    """Set ``person_id`` on new clicks: the person of the visitor cookie, a new person otherwise.
+
+    A click without a visitor cookie is a person of its own, known by its click id.
+    """
+    vids = {c["visitor_id"] for c in clicks if c["visitor_id"]}
+    people: dict[str, str] = {}
+    if vids:
+        people = {value: person for value, person in session.execute(
+            sa.select(Identity.value, Identity.person_id).where(Identity.kind == "visitor",
+                                                                Identity.value.in_(vids)))}
+    new_identities = []
+    for c in sorted(clicks, key=lambda c: c["ts"]):
+        key = ("visitor", c["visitor_id"]) if c["visitor_id"] else ("click", c["tid"])
+        person = people.get(key[1]) if key[0] == "visitor" else None
+        if person is None:
+            person = people[key[1]] = new_person_id()
+            new_identities.append({"kind": key[0], "value": key[1], "person_id": person, "first_seen": c["ts"]})
+        c["person_id"] = person
+    if new_identities:
+        session.execute(insert(Identity.__table__).on_conflict_do_nothing(), new_identities)
+
+
+def _join_waiting(session: Session, clicks: list[dict[str, Any]]) -> None:
+    """Landing visits, conversions and self-reports that arrived with a click's ``tid`` before the
+    click left the spool: their people are merged into the click's person now."""
+    person_of = {c["tid"]: c["person_id"] for c in clicks}
+    for model in (LandingVisit, Conversion, SelfReport):
+        rows = session.execute(sa.select(model.tid, model.person_id).where(model.tid.in_(list(person_of)))).all()
+        for tid, person in rows:
+            if person != person_of[tid]:
+                survivor = min(person, person_of[tid])
+                merge(session, survivor, {person, person_of[tid]})
+                person_of = {t: (survivor if p in (person, person_of[tid]) else p) for t, p in person_of.items()}
+
+
+def _insert_new_visitors(session: Session, insert: Any, rows: list[dict[str, Any]]) -> list[tuple[int, str, str]]:
+    """Insert (link, via, visitor) rows not seen before; return the keys that were new.
+
+    PostgreSQL says which rows it inserted (``RETURNING`` skips the conflicts), exact under concurrent
+    drains. SQLite does that row by row and slowly; there the batch holds the database's write lock
+    (``begin_write``), so reading which keys exist and then inserting the others is just as exact.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return [tuple(r) for r in session.execute(  # type: ignore[misc]
+            insert(LinkVisitor).on_conflict_do_nothing().returning(
+                LinkVisitor.link_id, LinkVisitor.via, LinkVisitor.visitor_id), rows)]
+    keys = {(r["link_id"], r["via"], r["visitor_id"]) for r in rows}
+    known = {tuple(row) for row in session.execute(
+        sa.select(LinkVisitor.link_id, LinkVisitor.via, LinkVisitor.visitor_id)
+        .where(LinkVisitor.visitor_id.in_({k[2] for k in keys})))}
+    fresh = [k for k in keys if k not in known]
+    if fresh:
+        session.execute(insert(LinkVisitor.__table__).on_conflict_do_nothing(),
+                        [{"link_id": k[0], "via": k[1], "visitor_id": k[2]} for k in fresh])
+    return fresh
 
 
 def _update_aggregates(session: Session, insert: Any, fresh: list[dict[str, Any]], tz: ZoneInfo) -> None:
@@ -108,10 +181,7 @@ def _update_aggregates(session: Session, insert: Any, fresh: list[dict[str, Any]
             first_seen.setdefault((c["link_id"], c["via"], c["visitor_id"]), day)
     if first_seen:
         rows = [{"link_id": k[0], "via": k[1], "visitor_id": k[2]} for k in first_seen]
-        new_visitors = session.execute(
-            insert(LinkVisitor).on_conflict_do_nothing().returning(
-                LinkVisitor.link_id, LinkVisitor.via, LinkVisitor.visitor_id),
-            rows).all()
+        new_visitors = _insert_new_visitors(session, insert, rows)
         for link_id, via, visitor_id in new_visitors:
             counts[(link_id, first_seen[(link_id, via, visitor_id)], via, "uniques")] += 1
     per_day: dict[tuple[int, Any, str], dict[str, int]] = {}

@@ -21,6 +21,7 @@ class Click(Base):
     via: Mapped[str] = mapped_column(sa.String(4))  # "link" or "qr"
     outcome: Mapped[str] = mapped_column(sa.String(12))  # "redirect", "fallback" or "gone"
     visitor_id: Mapped[str | None] = mapped_column(sa.String(40), index=True)
+    person_id: Mapped[str | None] = mapped_column(sa.String(22), index=True)  # set when drained
     referrer_host: Mapped[str | None] = mapped_column(sa.String(255))
     user_agent: Mapped[str | None] = mapped_column(sa.Text)
     ip_hash: Mapped[str | None] = mapped_column(sa.String(64))

@@ -14,20 +14,24 @@ at a time, under ``replay.lock``) writes it to the database and deletes it.
 """
 from __future__ import annotations
 
+import atexit
 import fcntl
 import json
 import logging
 import os
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 log = logging.getLogger(__name__)
 
 SEGMENT_GLOB = "clicks-*.jsonl"
 ROTATE_BYTES = 8 * 1024 * 1024
 BATCH = 2000
+MAX_BACKLOG = 20_000  # spooled lines of one process not yet in the database before requests slow down
+BACKPRESSURE_SLEEP = 0.002
 
 Writer = Callable[[list[dict[str, Any]]], int]
 
@@ -72,6 +76,10 @@ class Spool:
         self._offsets: dict[Path, int] = {}
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self.max_backlog = MAX_BACKLOG
+        self._appended = 0  # lines this process wrote, and of those, lines its drain has handled
+        self._drained = 0
+        self._healthy = True  # the last drain reached the database
 
     # ---- request path --------------------------------------------------------------------------
     def append(self, record: dict[str, Any]) -> None:
@@ -84,12 +92,21 @@ class Spool:
             if self.fsync:
                 os.fsync(self._fd)
             self._written += len(line)
+            self._appended += 1
+            behind = self._appended - self._drained > self.max_backlog
+        if behind and self._healthy and self._thread is not None:
+            # Back-pressure: more is arriving than the drain writes. Waiting a moment (without the GIL)
+            # lets the drain thread catch up, so the spool stays a few seconds deep under sustained
+            # load instead of growing without bound. Never while the database is unreachable: then
+            # the spool is what keeps redirects answering.
+            time.sleep(BACKPRESSURE_SLEEP)
 
     def _open_segment(self) -> None:
         """Open a new segment for this process (called at first use after start or fork, and to rotate)."""
         pid = os.getpid()
         if self._pid != pid:  # after a fork the parent's segments are not ours
             self._fd, self._path, self._retired, self._offsets = -1, None, [], {}
+            self._appended = self._drained = 0
             self._thread = None
             self._drain_lock = threading.Lock()
             self._stop = threading.Event()
@@ -112,6 +129,9 @@ class Spool:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="tracker-spool-drain", daemon=True)
                 self._thread.start()
+                # On a graceful exit (SIGTERM to the server) write what is left; after a crash the
+                # segment is replayed instead (at the next start or by another process's drain).
+                atexit.register(self.stop)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the drain thread after a last drain."""
@@ -130,8 +150,10 @@ class Spool:
                     self.replay_orphans()
                     last_replay = time.monotonic()
                 failures = 0
+                self._healthy = True
             except Exception:  # the database may be down: the lines stay in the spool, retry later
                 failures += 1
+                self._healthy = False
                 log.exception("spool drain failed (attempt %d); clicks stay spooled", failures)
             self._stop.wait(min(self.interval * (2 ** min(failures, 5)), 10.0))
         try:
@@ -181,6 +203,7 @@ class Spool:
                 offset += consumed
                 self._offsets[path] = offset
                 handled += len(lines)
+                self._drained += len(lines)
 
     # ---- crash recovery ------------------------------------------------------------------------
     def orphan_segments(self) -> Iterator[tuple[Path, int]]:

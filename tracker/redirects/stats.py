@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import date, timedelta
-from typing import Any, Iterable
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -37,9 +38,11 @@ def link_totals(session: Session, link_ids: Iterable[int]) -> dict[int, dict[str
 
 
 def daily_series(session: Session, *, link_id: int | None = None, campaign_id: int | None = None,
-                 days: int = 30, today: date | None = None) -> list[dict[str, Any]]:
-    """Return one row per day (oldest first, gaps filled with zeros) of clicks and scans."""
-    today = today or date.today()
+                 today: date, days: int = 30) -> list[dict[str, Any]]:
+    """Return one row per day (oldest first, gaps filled with zeros) of clicks and scans.
+
+    ``today`` is the last day, in the report time zone the aggregates' days are counted in.
+    """
     start = today - timedelta(days=days - 1)
     stmt = (sa.select(LinkDailyStat.day, LinkDailyStat.via, sa.func.sum(LinkDailyStat.clicks),
                       sa.func.sum(LinkDailyStat.uniques))

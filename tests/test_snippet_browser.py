@@ -1,0 +1,169 @@
+"""The landing-site snippet in real headless Chromium, cross-origin as in production.
+
+The service runs on one port, a demo landing page on another; the page embeds ``/t.js`` with a plain
+script tag. A short-link click (``/r/<code>``) leads to the page, which sends its visit, then
+``tracker.identify`` and ``tracker.event`` run on the page. The rows in the database must tie the
+click, the site visitor, the customer key and the lead to one person. Runs on SQLite and PostgreSQL.
+
+Needs the ``playwright`` package and ``/usr/bin/chromium``; skips with the reason when either is
+missing (never downloads a browser).
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import sqlalchemy as sa
+from werkzeug.serving import make_server
+
+from tracker.auth.service import create_key
+from tracker.conversions.models import Conversion
+from tracker.db import get_db
+from tracker.people.models import Identity
+from tracker.people.service import customer_hash
+from tracker.redirects.models import Click
+from tracker.touchpoints.models import LandingVisit
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+DESKTOP = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+           "Chrome/124.0.0.0 Safari/537.36")
+
+pytestmark = pytest.mark.slow
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Example landing page</title>
+<script async src="{service}/t.js"></script></head>
+<body><h1>Spring offer</h1><p>A demo landing page on another origin than the tracker.</p></body></html>
+"""
+
+
+@pytest.fixture
+def playwright_api() -> Any:
+    api = pytest.importorskip("playwright.sync_api",
+                              reason="playwright is not installed (pip install -e '.[test]'): skipped")
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium): browser test skipped")
+    return api
+
+
+def _serve(server: Any, name: str) -> threading.Thread:
+    thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.fixture
+def sites(playwright_api: Any, make_app: Callable[..., Any]) -> Iterator[SimpleNamespace]:
+    """The tracker and a landing site, each on its own free port of 127.0.0.1."""
+    requests: list[str] = []
+
+    class Landing(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            body = PAGE.format(service=service_url).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    landing = ThreadingHTTPServer(("127.0.0.1", 0), Landing)
+    landing_url = f"http://127.0.0.1:{landing.server_port}"
+    holder: dict[str, Any] = {}
+
+    def wsgi(environ: dict[str, Any], start: Any) -> Any:
+        requests.append(f"{environ['REQUEST_METHOD']} {environ['PATH_INFO']}")
+        return holder["app"](environ, start)
+
+    service = make_server("127.0.0.1", 0, wsgi, threaded=True)
+    service_url = f"http://127.0.0.1:{service.server_port}"
+    app = holder["app"] = make_app(public_base_url=service_url, landing_origins=(landing_url,))
+    with get_db(app).Session() as session:
+        _, key = create_key(session, "snippet browser test")
+    threads = [_serve(landing, "landing-site"), _serve(service, "tracker-service")]
+    try:
+        yield SimpleNamespace(app=app, key=key, service=service_url, landing=landing_url, requests=requests)
+    finally:
+        for server in (service, landing):
+            server.shutdown()
+            server.server_close()
+        for thread in threads:
+            thread.join(timeout=10)
+
+
+def test_snippet_cross_origin_in_chromium(playwright_api: Any, sites: SimpleNamespace) -> None:
+    app = sites.app
+    api = app.test_client()
+    auth = {"Authorization": f"Bearer {sites.key}"}
+    resp = api.post("/api/v1/links", headers=auth, json={
+        "destination": f"{sites.landing}/offer", "utm_source": "newsletter", "utm_medium": "email",
+        "utm_campaign": "spring"})
+    assert resp.status_code == 201, resp.json
+    code = resp.json["code"]
+
+    problems: list[str] = []
+    with playwright_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            # Headless Chromium says "HeadlessChrome", which the bot flag rightly catches: look like a person.
+            page = browser.new_page(user_agent=DESKTOP)
+            page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+            page.on("pageerror", lambda exc: problems.append(str(exc)))
+            # A real click: the short link redirects to the landing page with tid and the UTM values.
+            page.goto(f"{sites.service}/r/{code}")
+            landed = urlsplit(page.url)
+            assert f"{landed.scheme}://{landed.netloc}" == sites.landing
+            query = parse_qs(landed.query)
+            tid = query["tid"][0]
+            assert query["utm_source"] == ["newsletter"]
+            page.wait_for_function("window.tracker && window.tracker.ready")
+            assert page.evaluate("window.tracker.ready") is True
+            svid = page.evaluate("window.tracker.siteVisitorId")
+            assert svid == page.evaluate("localStorage.getItem('trk_svid')")
+            assert page.evaluate("tracker.identify('ada@example.com')") is True
+            assert page.evaluate("tracker.event('lead')") is True
+            # Outside the funnel: refused, and the page can read that (CORS headers on errors too).
+            assert page.evaluate("tracker.event('purchased-something')") is False
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "snippet-landing-page.png"))
+
+            # The visitor comes back later without a tid: same site visitor id, a new touch.
+            page.goto(f"{sites.landing}/pricing")
+            page.wait_for_function("window.tracker && window.tracker.ready")
+            assert page.evaluate("window.tracker.ready") is True
+            assert page.evaluate("window.tracker.siteVisitorId") == svid
+        finally:
+            browser.close()
+
+    # The refused event logs one 422 in the console; nothing else may go wrong.
+    assert [p for p in problems if "422" not in p] == []
+    assert not any(r.startswith("OPTIONS ") for r in sites.requests)  # text/plain: no preflight
+    assert sum(r == "POST /collect" for r in sites.requests) == 5
+
+    app.extensions["tracker.redirects"]["spool"].drain()
+    secret = app.extensions["tracker.redirects"]["ip_secret"]
+    with get_db(app).Session() as s:
+        [click] = s.scalars(sa.select(Click)).all()
+        visits = s.scalars(sa.select(LandingVisit).order_by(LandingVisit.id)).all()
+        idents = {(i.kind, i.value): i.person_id for i in s.scalars(sa.select(Identity))}
+        [lead] = s.scalars(sa.select(Conversion)).all()
+    assert click.tid == tid
+    assert [(v.tid, v.is_touch, v.page) for v in visits] == [
+        (tid, False, "127.0.0.1/offer"), (None, True, "127.0.0.1/pricing")]
+    assert (visits[0].utm_source, visits[0].utm_medium, visits[0].utm_campaign) == ("newsletter", "email", "spring")
+    assert all(v.site_visitor_id == svid and not v.is_bot for v in visits)
+    assert ("site", svid) in idents and ("customer", customer_hash("ada@example.com", secret)) in idents
+    assert (lead.type, lead.value) == ("lead", 0)
+    people = {click.person_id, lead.person_id, *(v.person_id for v in visits), *idents.values()}
+    assert len(people) == 1, people

@@ -1,0 +1,1 @@
+"""Conversions sent server to server: idempotent on (external id, type), tied to a person."""

@@ -1,0 +1,1 @@
+"""People: identity stitching (click ids, visitor ids, site visitor ids, customer keys) and journeys."""

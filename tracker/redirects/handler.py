@@ -1,0 +1,165 @@
+"""The public redirects ``GET /r/<code>`` (a click) and ``GET /q/<code>`` (a QR scan), as plain WSGI.
+
+Every printed code and every ad points here, so this is the one hot path of the service. It runs as
+WSGI middleware in front of the Flask app and answers without a Flask request context, session,
+URL map or after-request hooks: per request it reads the environ, looks the code up in the
+in-process :class:`~tracker.redirects.cache.LinkCache`, appends the click to the durable spool and
+answers from header strings prepared once per cache fill. Everything else goes to Flask.
+``bench/redirect`` measures it against a bare Flask app that only redirects.
+
+What a request cannot change: the target comes only from the cached link (no parameter or header is
+read to build it); ``Host`` is checked against ``trusted_hosts`` when that is set; the client IP is
+``REMOTE_ADDR`` as rewritten by ``ProxyFix`` for the configured trusted proxies only.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask
+from werkzeug.http import dump_cookie, parse_cookie
+from werkzeug.sansio.utils import host_is_trusted
+
+from tracker.config import Settings
+from tracker.db import utcnow
+from tracker.links.service import normalise_code
+from tracker.redirects.cache import LinkCache, LinkSnapshot
+from tracker.redirects.spool import Spool
+
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+# Security headers every redirect answer carries (the Flask app adds the same to its own responses).
+BASE_HEADERS = [("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"),
+                ("Cache-Control", "no-store, private")]
+PAGE_CSP = ("default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; "
+            "form-action 'none'")
+EXPIRES = re.compile(r"; Expires=[^;]*")
+STATUS = {302: "302 Found", 400: "400 Bad Request", 404: "404 Not Found", 405: "405 Method Not Allowed",
+          410: "410 Gone"}
+
+
+def new_tid() -> str:
+    """Return a new click id: 20 random url-safe characters (120 bits), the click's primary key."""
+    return secrets.token_urlsafe(15)
+
+
+def referrer_host(referer: str | None) -> str | None:
+    """The host name of a ``Referer`` header (the rest of it is never stored)."""
+    if not referer:
+        return None
+    try:
+        return (urlsplit(referer).hostname or "")[:255] or None
+    except ValueError:
+        return None
+
+
+class Redirector:
+    """WSGI middleware answering ``/r/<code>`` and ``/q/<code>``; passes every other path to ``app``."""
+
+    def __init__(self, flask_app: Flask, app: WSGIApp) -> None:
+        self.app = app
+        settings: Settings = flask_app.config["SETTINGS"]
+        state = flask_app.extensions["tracker.redirects"]
+        self.cache: LinkCache = state["cache"]
+        self.spool: Spool = state["spool"]
+        self.background: bool = state["background"]
+        self.ip_secret: bytes = state["ip_secret"]
+        self.trusted_hosts = list(settings.trusted_hosts)
+        self.cookie_name = settings.cookie_name
+        # Set-Cookie is the same for every new visitor but for the value: build it once. Max-Age alone
+        # sets the lifetime (every browser in use honours it), so no per-request Expires date is needed.
+        marker = "VISITOR"
+        cookie = dump_cookie(
+            settings.cookie_name, marker, max_age=settings.cookie_max_age_days * 86400,
+            domain=settings.cookie_domain or None, secure=settings.cookie_secure, httponly=True,
+            samesite=settings.cookie_samesite)
+        cookie = EXPIRES.sub("", cookie)  # the date dump_cookie derives from max_age would go stale
+        self.cookie_prefix, _, self.cookie_suffix = cookie.partition(marker)
+        self._templates = flask_app.jinja_env
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path: str = environ.get("PATH_INFO", "")
+        if len(path) < 4 or path[0] != "/" or path[2] != "/" or path[1] not in "rq" or "/" in path[3:]:
+            return self.app(environ, start_response)
+        method = environ.get("REQUEST_METHOD")
+        if self.trusted_hosts and not self._host_trusted(environ):
+            return self._answer(start_response, 400, [], self._page("redirects/bad_host.html"))
+        if method not in ("GET", "HEAD"):
+            return self._answer(start_response, 405, [("Allow", "GET, HEAD")], b"")
+        via = "qr" if path[1] == "q" else "link"
+        code = normalise_code(path[3:])[:200]
+        link = self.cache.get(code)
+        if method == "HEAD":  # link checkers and previews that only look: not a click, nothing recorded
+            if link is None:
+                return self._answer(start_response, 404, [], b"")
+            location = link.tracked_location if link.live(utcnow()) else link.fallback_location
+            if location is None:
+                return self._answer(start_response, 410, [], b"")
+            return self._answer(start_response, 302, [("Location", location)], b"")
+        return self._follow(environ, start_response, code, via, link)
+
+    def _follow(self, environ: dict[str, Any], start_response: StartResponse, code: str, via: str,
+                link: LinkSnapshot | None) -> Iterable[bytes]:
+        if self.background:
+            self.spool.start()
+        now = utcnow()
+        tid = new_tid()
+        ip = environ.get("REMOTE_ADDR")
+        record: dict[str, Any] = {
+            "tid": tid, "ts": now.isoformat(), "via": via, "ref": referrer_host(environ.get("HTTP_REFERER")),
+            "ua": environ.get("HTTP_USER_AGENT", "")[:1000] or None,
+            "ip": hmac.new(self.ip_secret, ip.encode(), hashlib.sha256).hexdigest()[:32] if ip else None,
+        }
+        if link is None:
+            record.update(t="orphan", code=code)
+            self.spool.append(record)  # a misprinted code shows up as an orphan visit
+            return self._answer(start_response, 404, [], self._page("redirects/not_found.html", code=code))
+
+        visitor = self._visitor(environ)
+        headers: list[tuple[str, str]] = [("Referrer-Policy", "no-referrer-when-downgrade")]
+        if visitor is None:
+            visitor = secrets.token_urlsafe(16)
+            headers.append(("Set-Cookie", self.cookie_prefix + visitor + self.cookie_suffix))
+        live = link.live(now)
+        record.update(link=link.id, vid=visitor, us=link.utm_source, um=link.utm_medium, uc=link.utm_campaign,
+                      ut=link.utm_term, uo=link.utm_content,
+                      outcome="redirect" if live else ("fallback" if link.fallback_location else "gone"))
+        self.spool.append(record)  # durable before we answer
+
+        if live:
+            headers.append(("Location", link.location_before_tid + tid + link.location_after_tid))
+        elif link.fallback_location:
+            headers.append(("Location", link.fallback_location))
+        else:
+            return self._answer(start_response, 410, headers, self._page("redirects/gone.html", code=code))
+        return self._answer(start_response, 302, headers, b"")
+
+    def _visitor(self, environ: dict[str, Any]) -> str | None:
+        """The visitor id from our cookie, if the request carries a plausible one."""
+        header = environ.get("HTTP_COOKIE")
+        if not header or self.cookie_name not in header:
+            return None
+        value = parse_cookie(header).get(self.cookie_name)
+        return value if value and len(value) <= 40 else None
+
+    def _host_trusted(self, environ: dict[str, Any]) -> bool:
+        host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
+        return host_is_trusted(host, self.trusted_hosts)
+
+    def _page(self, template: str, **context: Any) -> bytes:
+        return self._templates.get_template(template).render(**context).encode()
+
+    @staticmethod
+    def _answer(start_response: StartResponse, status: int, headers: list[tuple[str, str]],
+                body: bytes) -> list[bytes]:
+        out = [*BASE_HEADERS, *headers, ("Content-Length", str(len(body)))]
+        if body:
+            out += [("Content-Type", "text/html; charset=utf-8"), ("Content-Security-Policy", PAGE_CSP)]
+        start_response(STATUS[status], out)
+        return [body]

@@ -1,0 +1,1 @@
+"""Touchpoints beyond clicks: landing visits seen by the site snippet, imported offline contacts."""

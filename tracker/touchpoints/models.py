@@ -1,0 +1,58 @@
+"""Landing visits (from the site snippet) and imported offline touchpoints."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tracker.db import Base, UTCDateTime
+
+OFFLINE_TOUCH_KINDS = ("event", "print", "podcast", "pr", "partner", "outdoor", "other")
+
+
+class LandingVisit(Base):
+    """A page view on the landing site reported by the snippet (``POST /collect``).
+
+    ``is_touch`` is False when the visit carried the ``tid`` of a recorded click: then it only links
+    identities and the click stays the one touchpoint (no double credit).
+    """
+
+    __tablename__ = "landing_visits"
+    __table_args__ = (sa.Index("ix_landing_visits_ts", "ts"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ts: Mapped[datetime] = mapped_column(UTCDateTime)
+    person_id: Mapped[str] = mapped_column(sa.String(22), index=True)
+    site_visitor_id: Mapped[str] = mapped_column(sa.String(64))
+    tid: Mapped[str | None] = mapped_column(sa.String(32), index=True)
+    is_touch: Mapped[bool] = mapped_column(default=True)
+    page: Mapped[str | None] = mapped_column(sa.String(500))  # host + path, no query string
+    referrer_host: Mapped[str | None] = mapped_column(sa.String(255))
+    utm_source: Mapped[str | None] = mapped_column(sa.String(100))
+    utm_medium: Mapped[str | None] = mapped_column(sa.String(100))
+    utm_campaign: Mapped[str | None] = mapped_column(sa.String(100))
+    utm_term: Mapped[str | None] = mapped_column(sa.String(100))
+    utm_content: Mapped[str | None] = mapped_column(sa.String(100))
+    user_agent: Mapped[str | None] = mapped_column(sa.Text)
+    is_bot: Mapped[bool] = mapped_column(default=False)
+    ip_hash: Mapped[str | None] = mapped_column(sa.String(64))
+
+
+class OfflineTouch(Base):
+    """An imported offline contact: attendee list, badge scan, PR mention, podcast promo code."""
+
+    __tablename__ = "offline_touches"
+    __table_args__ = (sa.Index("ix_offline_touches_ts", "ts"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(sa.String(64), unique=True)  # re-imports add nothing
+    ts: Mapped[datetime] = mapped_column(UTCDateTime)
+    person_id: Mapped[str] = mapped_column(sa.String(22), index=True)
+    customer_hash: Mapped[str] = mapped_column(sa.String(64))
+    kind: Mapped[str] = mapped_column(sa.String(10))
+    channel: Mapped[str | None] = mapped_column(sa.String(40))  # explicit channel, else from the kind
+    campaign_id: Mapped[int | None] = mapped_column(sa.ForeignKey("campaigns.id", ondelete="SET NULL"))
+    utm_source: Mapped[str | None] = mapped_column(sa.String(100))
+    label: Mapped[str | None] = mapped_column(sa.String(200))
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime)
