@@ -106,7 +106,7 @@ def test_all_kinds_in_deterministic_order(app, client, auth, make_link, drain, s
     assert [(i["kind"], i.get("channel")) for i in items] == [
         ("landing_visit", "Organic search"), ("landing_visit", "Paid search"),
         ("click", "Email"), ("conversion", None), ("landing_visit", "Direct"), ("offline", "Events"),
-        ("self_report", None)]
+        ("self_report", "Podcast")]
     assert [i["is_touch"] for i in items] == [True, True, True, False, False, True, False]
     assert person_journey(session, app.config["SETTINGS"], person) == items
 

@@ -28,6 +28,7 @@ from tracker.db import get_db
 from tracker.people.models import Identity
 from tracker.people.service import customer_hash
 from tracker.redirects.models import Click
+from tracker.selfreports.models import SelfReport
 from tracker.touchpoints.models import LandingVisit
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -43,6 +44,15 @@ PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Example landing page</title>
 <script async src="{service}/t.js"></script></head>
 <body><h1>Spring offer</h1><p>A demo landing page on another origin than the tracker.</p></body></html>
+"""
+
+# A thank-you page embedding the survey with the ids it knows (as a shop's order page would).
+SURVEY_PAGE = """<!doctype html>
+<html lang="nb"><head><meta charset="utf-8"><title>Takk for bestillingen</title></head>
+<body><h1>Takk for bestillingen</h1>
+<iframe title="Spørreskjema" width="480" height="640"
+        src="{service}/ask?lang=no&svid=site-visitor-0123456789&conversion=order-1001"></iframe>
+</body></html>
 """
 
 
@@ -68,7 +78,8 @@ def sites(playwright_api: Any, make_app: Callable[..., Any]) -> Iterator[SimpleN
 
     class Landing(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-            body = PAGE.format(service=service_url).encode()
+            page = SURVEY_PAGE if self.path.startswith("/thanks") else PAGE
+            body = page.format(service=service_url).encode()
             self.send_response(200)
             self.send_header("Content-Type", "text/html; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))
@@ -167,3 +178,38 @@ def test_snippet_cross_origin_in_chromium(playwright_api: Any, sites: SimpleName
     assert (lead.type, lead.value) == ("lead", 0)
     people = {click.person_id, lead.person_id, *(v.person_id for v in visits), *idents.values()}
     assert len(people) == 1, people
+
+
+def test_ask_form_in_an_iframe_of_a_landing_site(playwright_api: Any, sites: SimpleNamespace) -> None:
+    """/ask answers inside a cross-origin iframe; a site not in landing_origins may not frame it."""
+    with playwright_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(user_agent=DESKTOP, viewport={"width": 520, "height": 800})
+            page.goto(f"{sites.landing}/thanks")
+            survey = page.frame_locator("iframe")
+            survey.get_by_role("heading", name="Hvordan hørte du om oss?").wait_for()
+            survey.get_by_label("Annet").check()
+            survey.get_by_label("Fortell med dine egne ord").fill("Hørte det på en podkast")
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "ask-form-in-iframe.png"))
+            survey.get_by_role("button", name="Send").click()
+            survey.get_by_role("heading", name="Takk!").wait_for()
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "ask-in-iframe.png"))
+
+            # The same page on another origin (localhost is not 127.0.0.1): the browser refuses the frame.
+            other = sites.landing.replace("127.0.0.1", "localhost")
+            blocked = browser.new_page(user_agent=DESKTOP)
+            blocked.goto(f"{other}/thanks")
+            blocked.wait_for_timeout(500)
+            frame = blocked.frames[1]
+            assert "Hvordan" not in frame.content()
+        finally:
+            browser.close()
+
+    with get_db(sites.app).Session() as s:
+        [report] = s.scalars(sa.select(SelfReport)).all()
+    assert (report.option, report.text, report.language, report.via) == ("other", "Hørte det på en podkast", "no",
+                                                                         "page")
+    assert (report.site_visitor_id, report.conversion_external_id) == ("site-visitor-0123456789", "order-1001")

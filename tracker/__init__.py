@@ -148,7 +148,8 @@ def _register_headers(app: APIFlask) -> None:
     @app.after_request
     def security_headers(resp: Response) -> Response:
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
-        resp.headers.setdefault("X-Frame-Options", "DENY")
+        if "frame-ancestors 'self'" not in resp.headers.get("Content-Security-Policy", ""):
+            resp.headers.setdefault("X-Frame-Options", "DENY")  # /ask opens frame-ancestors to landing sites
         resp.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
         if resp.mimetype == "text/html":
             resp.headers.setdefault(

@@ -12,8 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+if TYPE_CHECKING:
+    from tracker.selfreports.answers import AnswerBook
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 ENV_PREFIX = "TRACKER_"
@@ -100,6 +103,7 @@ class Settings:
     collect_rate_limit: str = "120 per minute"
     instance_path: str = "instance"
     taxonomy: Taxonomy = field(default=None)  # type: ignore[assignment]
+    answers: AnswerBook = field(default=None)  # type: ignore[assignment]
 
     @property
     def spool_path(self) -> Path:
@@ -200,7 +204,7 @@ def load_settings(
     environ = os.environ if environ is None else environ
     with (config_dir / "settings.toml").open("rb") as fh:
         values: dict[str, Any] = tomllib.load(fh)
-    defaults = {f.name: f.default for f in fields(Settings) if f.name != "taxonomy"}
+    defaults = {f.name: f.default for f in fields(Settings) if f.name not in ("taxonomy", "answers")}
     unknown = set(values) - set(defaults)
     if unknown:
         raise ConfigError(f"settings.toml: unknown setting(s) {sorted(unknown)}")
@@ -237,4 +241,7 @@ def load_settings(
             taxonomy = Taxonomy.from_mapping(tomllib.load(fh))
     except FileNotFoundError:
         raise ConfigError(f"channel taxonomy file {taxonomy_path} does not exist") from None
-    return Settings(**values, taxonomy=taxonomy)
+    from tracker.selfreports.answers import load_answers  # it imports ConfigError from here
+
+    answers = load_answers(config_dir / values.get("answers_file", defaults["answers_file"]), taxonomy.channels)
+    return Settings(**values, taxonomy=taxonomy, answers=answers)

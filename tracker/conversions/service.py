@@ -23,8 +23,9 @@ from tracker.conversions.models import Conversion
 from tracker.db import begin_write, utcnow
 from tracker.errors import Conflict, ValidationError
 from tracker.people.service import resolve_ids, stitch
+from tracker.selfreports.models import SelfReport
 
-__all__ = ["CONVERSION_FIELDS", "MAX_BATCH", "BatchResult", "create_conversions", "list_conversions"]
+__all__ = ["CONVERSION_FIELDS", "MAX_BATCH", "BatchResult", "parse_timestamp", "create_conversions", "list_conversions"]
 
 CONVERSION_FIELDS = ("external_id", "type", "ts", "value", "currency", "tid", "site_visitor_id", "customer_key")
 MAX_BATCH = 1000
@@ -58,7 +59,7 @@ class BatchResult:
         return sum(1 for o in self.outcomes if o.status == "created")
 
 
-def _timestamp(value: object, now: datetime) -> datetime:
+def parse_timestamp(value: object, now: datetime) -> datetime:
     if value is None or value == "":
         return now
     if not isinstance(value, str):
@@ -125,7 +126,7 @@ def validate(settings: Settings, data: Mapping[str, Any], now: datetime) -> dict
         raise ValidationError(f"type must be one of {', '.join(settings.funnel)}", "type")
     value = _value(data.get("value"))
     currency, rate = _currency(data.get("currency"), settings)
-    return {"external_id": external_id, "type": kind, "ts": _timestamp(data.get("ts"), now),
+    return {"external_id": external_id, "type": kind, "ts": parse_timestamp(data.get("ts"), now),
             "original_value": value, "original_currency": currency,
             "value": (value * rate).quantize(CENT, ROUND_HALF_UP)}
 
@@ -135,6 +136,9 @@ def _record(session: Session, settings: Settings, secret: bytes, data: Mapping[s
     """Store one conversion (or find the stored one); flushes, does not commit."""
     clean = validate(settings, data, now)
     keys, persons, ids = resolve_ids(session, secret, dict(data))
+    # Answers to "How did you hear about us?" sent earlier with this conversion's id join its person.
+    persons += session.scalars(sa.select(SelfReport.person_id).where(
+        SelfReport.conversion_external_id == clean["external_id"])).all()
     existing = session.scalar(sa.select(Conversion).where(Conversion.external_id == clean["external_id"],
                                                           Conversion.type == clean["type"]))
     if existing is not None:

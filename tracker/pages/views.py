@@ -294,3 +294,48 @@ def person(person_id: str) -> str:
     items = person_journey(db_session(), _settings(), person_id)
     return render_template("pages/person.html", person_id=person_id, items=items, conversions=[], query="",
                            error=None, currency=_settings().reporting_currency)
+
+
+# ---- self-reported answers ------------------------------------------------------------------------
+
+RECENT_ANSWERS = 50
+
+
+@bp.get("/answers")
+@login_required
+def answers() -> str:
+    """Answers to "How did you hear about us?": channels, unmatched free text, the analysts' rules."""
+    from tracker.selfreports import service as answers_service
+    db, settings = db_session(), _settings()
+    every = answers_service.answers_with_channels(db, settings)
+    by_channel: dict[str, int] = {}
+    for answer in every:
+        by_channel[answer.channel] = by_channel.get(answer.channel, 0) + 1
+    return render_template("pages/answers.html", total=len(every), recent=every[:RECENT_ANSWERS],
+                           by_channel=sorted(by_channel.items(), key=lambda kv: (-kv[1], kv[0])),
+                           unmatched=answers_service.unmatched_texts(db, settings),
+                           rules=answers_service.list_rules(db), channels=settings.taxonomy.channels,
+                           default_count=len(settings.answers.synonyms))
+
+
+@bp.post("/answers/rules")
+@login_required
+def add_answer_rule() -> Response:
+    from tracker.selfreports import service as answers_service
+    phrase, channel = request.form.get("phrase", ""), request.form.get("channel", "")
+    try:
+        rule = answers_service.add_rule(db_session(), _settings(), phrase, channel)
+    except (ValidationError, Conflict) as exc:
+        flash(exc.message, "error")
+    else:
+        flash(f"Rule added: answers with “{rule.phrase}” are {rule.channel}, in every report from now on.", "success")
+    return redirect(url_for("pages.answers"))
+
+
+@bp.post("/answers/rules/<int:rule_id>/delete")
+@login_required
+def delete_answer_rule(rule_id: int) -> Response:
+    from tracker.selfreports import service as answers_service
+    answers_service.delete_rule(db_session(), rule_id)
+    flash("Rule deleted.", "success")
+    return redirect(url_for("pages.answers"))

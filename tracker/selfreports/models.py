@@ -26,6 +26,8 @@ class SelfReport(Base):
     site_visitor_id: Mapped[str | None] = mapped_column(sa.String(64))
     customer_hash: Mapped[str | None] = mapped_column(sa.String(64))
     via: Mapped[str] = mapped_column(sa.String(8))  # "page" (/ask) or "api"
+    # Makes a submission idempotent: the /ask form's one-time token, or the API caller's submission_id.
+    submission_id: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
 
 
 class AnswerRule(Base):

@@ -95,7 +95,9 @@ def upgrade() -> None:
     sa.Column('site_visitor_id', sa.String(length=64), nullable=True),
     sa.Column('customer_hash', sa.String(length=64), nullable=True),
     sa.Column('via', sa.String(length=8), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_self_reports'))
+    sa.Column('submission_id', sa.String(length=64), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_self_reports')),
+    sa.UniqueConstraint('submission_id', name=op.f('uq_self_reports_submission_id'))
     )
     with op.batch_alter_table('self_reports', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_self_reports_conversion_external_id'), ['conversion_external_id'], unique=False)
