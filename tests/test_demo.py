@@ -9,11 +9,14 @@ import pytest
 import sqlalchemy as sa
 
 from tracker.cli import main
+from tracker.conversions.models import Conversion
 from tracker.demo import CAMPAIGNS, DEMO_MARK, LinkPlan, demo_records, load_demo
 from tracker.errors import ValidationError
 from tracker.links.models import OFFLINE_KINDS, Campaign, CampaignCost, Link
 from tracker.redirects.capture import parse_device
 from tracker.redirects.models import Click, LinkDailyStat, LinkVisitor, OrphanVisit
+from tracker.selfreports.models import SelfReport
+from tracker.touchpoints.models import LandingVisit, OfflineTouch
 
 CLICKS = 1500
 LINKS = sum(len(c.links) for c in CAMPAIGNS)
@@ -22,7 +25,8 @@ LINKS = sum(len(c.links) for c in CAMPAIGNS)
 def counts(session) -> dict[str, int]:
     session.expire_all()
     return {model.__name__: session.scalar(sa.select(sa.func.count()).select_from(model))
-            for model in (Campaign, Link, CampaignCost, Click, OrphanVisit, LinkDailyStat, LinkVisitor)}
+            for model in (Campaign, Link, CampaignCost, Click, OrphanVisit, LinkDailyStat, LinkVisitor,
+                          LandingVisit, OfflineTouch, Conversion, SelfReport)}
 
 
 @pytest.fixture
@@ -66,6 +70,49 @@ def test_demo_loads_the_campaigns_links_costs_and_clicks(demo, session):
     today = datetime.now(UTC).date() + timedelta(days=1)
     assert all(c.date <= today for c in costs)
     assert {c.campaign_id for c in costs} == {c.id for c in campaigns.values()}
+
+
+def test_intake_follows_the_clicks(app, client, auth, session):
+    # Enough clicks for every kind of intake to show up (the 1,500 of the fixture give a handful of leads).
+    summary = load_demo(app, clicks=6000, days=60, seed=11)
+    visits = list(session.scalars(sa.select(LandingVisit)))
+    after_click = [v for v in visits if v.tid]
+    assert after_click and all(not v.is_touch for v in after_click)  # the click is the touch
+    clicks = {c.tid: c for c in session.scalars(sa.select(Click).where(Click.tid.in_([v.tid for v in after_click])))}
+    assert set(clicks) == {v.tid for v in after_click}
+    assert all(clicks[v.tid].person_id == v.person_id for v in after_click)  # stitched to the click's person
+    organic = [v for v in visits if not v.tid]
+    assert {v.referrer_host for v in organic} >= {"www.google.com", None}
+
+    conversions = list(session.scalars(sa.select(Conversion)))
+    types = Counter(c.type for c in conversions)
+    assert types["lead"] > types["opportunity"] > 0 and types["purchase"] > 0
+    assert all(c.value > 0 for c in conversions if c.type == "purchase")
+    assert all(c.value == 0 for c in conversions if c.type == "lead")
+    # A deal keeps its id through the funnel: every purchase was a lead of the same person first.
+    leads = {c.external_id: c for c in conversions if c.type == "lead"}
+    assert all(c.external_id in leads and leads[c.external_id].person_id == c.person_id
+               and leads[c.external_id].ts <= c.ts for c in conversions if c.type == "purchase")
+
+    answers = list(session.scalars(sa.select(SelfReport)))
+    assert {a.language for a in answers} == {"en", "no"}
+    free = [a for a in answers if a.text]
+    assert free and any(a.option is None for a in free)
+    assert any(a.conversion_external_id in leads for a in answers)
+    checked = {a.text: client.get("/api/v1/answer-rules/check", query_string={"text": a.text}, headers=auth).json
+               for a in free}
+    assert any(c["channel"] == "Other" for c in checked.values())
+    assert len({c["channel"] for c in checked.values()}) >= 3
+
+    attendees = list(session.scalars(sa.select(OfflineTouch)))
+    assert attendees and {t.kind for t in attendees} == {"event"}
+    converters = {c.person_id for c in conversions}
+    touched = {v.person_id for v in visits} | {t.person_id for t in attendees}
+    assert touched - converters, "most visitors and attendees never convert"
+    assert converters & {t.person_id for t in attendees}, "some attendees convert"
+    assert converters - touched - {c.person_id for c in session.scalars(sa.select(Click))}, \
+        "some people convert with no tracked touch"
+    assert f"{len(visits)} landing visits" in summary and f"{len(answers)} answers" in summary
 
 
 def test_second_run_adds_nothing(app, demo, session):
