@@ -1,0 +1,48 @@
+"""The rule-based attribution models, one module each, and :func:`compare` to run several side by side.
+
+Every model is an object holding its parameters; ``model.weights(journeys)`` gives each journey row
+its weight and ``model.attribute(journeys, by=...)`` the tidy credit table. ``MODELS`` maps the
+names reports use to the classes.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from attribution.models.base import CREDIT_COLUMNS, AttributionModel, JourneyIndex, credit_table
+from attribution.models.first_touch import FirstTouch
+from attribution.models.last_non_direct import LastNonDirect
+from attribution.models.last_touch import LastTouch
+from attribution.models.linear import Linear
+from attribution.models.position_based import PositionBased
+from attribution.models.self_reported import SelfReported
+from attribution.models.time_decay import TimeDecay
+
+__all__ = ["CREDIT_COLUMNS", "MODELS", "AttributionModel", "FirstTouch", "JourneyIndex", "LastNonDirect",
+           "LastTouch", "Linear", "PositionBased", "SelfReported", "TimeDecay", "compare", "credit_table"]
+
+MODELS: dict[str, type[AttributionModel]] = {
+    cls.name: cls for cls in (FirstTouch, LastTouch, LastNonDirect, Linear, TimeDecay, PositionBased, SelfReported)
+}
+
+
+def compare(journeys: pd.DataFrame, models: Sequence[AttributionModel],
+            by: str | Sequence[str] = "channel") -> pd.DataFrame:
+    """Return the credit tables of several models stacked, with a leading ``model`` column.
+
+    Examples
+    --------
+    >>> from attribution import journeys_from_paths
+    >>> j = journeys_from_paths(pd.DataFrame({"path": ["A > B"], "value": [10.0]}))
+    >>> compare(j, [FirstTouch(), Linear()])[["model", "channel", "value"]].values.tolist()
+    [['first_touch', 'A', 10.0], ['linear', 'A', 5.0], ['linear', 'B', 5.0]]
+    """
+    if not models:
+        raise ValueError("compare needs at least one model")
+    names = [m.name for m in models]
+    if len(set(names)) != len(names):
+        raise ValueError("each model may appear once; to compare parameters, run attribute() per model")
+    tables = [m.attribute(journeys, by).assign(model=m.name) for m in models]
+    out = pd.concat(tables, ignore_index=True)
+    return out[["model", *[c for c in out.columns if c != "model"]]]

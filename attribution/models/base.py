@@ -1,0 +1,132 @@
+"""What every attribution model shares: the journey checks, the per-journey arrays and the credit table.
+
+A model is an object holding its parameters (validated in ``__init__``) with one method that
+matters, :meth:`AttributionModel.weights`: the weight of every journey row, summing to 1 within
+each conversion. :meth:`AttributionModel.attribute` turns weights into the tidy credit table
+(dimension columns, ``conversions``, ``value``, ``share``), the same for every model.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["CREDIT_COLUMNS", "AttributionModel", "JourneyIndex", "credit_table"]
+
+JOURNEY_NEEDS = ("conversion_id", "position", "n_touches", "value")
+CREDIT_COLUMNS = ("conversions", "value", "share")
+
+
+@dataclass(frozen=True)
+class JourneyIndex:
+    """Where each journey starts and ends in a journeys frame sorted by conversion and position."""
+
+    starts: np.ndarray  # row of each journey's first touch
+    sizes: np.ndarray   # touches per journey
+    group: np.ndarray   # journey number of every row (0..journeys-1)
+
+    @classmethod
+    def of(cls, journeys: pd.DataFrame) -> JourneyIndex:
+        """Index ``journeys``; raise ValueError when it is not in the journey layout."""
+        missing = [c for c in JOURNEY_NEEDS if c not in journeys.columns]
+        if missing:
+            raise ValueError(f"journeys lack the column(s) {', '.join(missing)}: build them with "
+                             "attribution.build_journeys (or journeys_from_paths)")
+        position = journeys["position"].to_numpy()
+        n = journeys["n_touches"].to_numpy()
+        starts = np.flatnonzero(position == 0)
+        sizes = n[starts] if len(starts) else np.zeros(0, dtype=np.int64)
+        if int(sizes.sum()) != len(journeys) or (len(starts) and starts[0] != 0) or \
+                not np.array_equal(np.diff(np.append(starts, len(journeys))), sizes):
+            raise ValueError("journeys must be sorted by conversion_id and position, with position 0..n_touches-1 "
+                             "in each conversion (as attribution.build_journeys returns them)")
+        group = np.repeat(np.arange(len(starts)), sizes)
+        return cls(starts, sizes, group)
+
+    @property
+    def ends(self) -> np.ndarray:
+        """Row of each journey's last touch."""
+        return self.starts + self.sizes - 1
+
+    def sums(self, values: np.ndarray) -> np.ndarray:
+        """Sum of ``values`` within each journey."""
+        if not len(self.starts):
+            return np.zeros(0)
+        return np.add.reduceat(values, self.starts)
+
+    def normalise(self, raw: np.ndarray) -> np.ndarray:
+        """Scale non-negative ``raw`` weights to sum to 1 per journey."""
+        return raw / np.repeat(self.sums(raw), self.sizes)
+
+
+class AttributionModel:
+    """Base of the models: subclasses set ``name`` and implement :meth:`weights`."""
+
+    name: ClassVar[str] = ""
+
+    def weights(self, journeys: pd.DataFrame) -> np.ndarray:
+        """Return the credit weight of every journey row; the weights of a conversion sum to 1."""
+        raise NotImplementedError
+
+    def credited_rows(self, journeys: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+        """Return the rows that receive credit and their weights (the journey rows, for most models)."""
+        return journeys, self.weights(journeys)
+
+    def attribute(self, journeys: pd.DataFrame, by: str | Sequence[str] = "channel") -> pd.DataFrame:
+        """Credit the journeys' conversions and values to the ``by`` dimension(s).
+
+        Parameters
+        ----------
+        journeys
+            Journeys as :func:`attribution.build_journeys` returns them.
+        by
+            One column of the journeys (``channel``, ``source``, ``medium``, ``campaign``, ``link_code``,
+            ``kind`` ...) or several.
+
+        Returns
+        -------
+        DataFrame
+            The ``by`` columns, then ``conversions`` and ``value`` credited and ``share`` (credited
+            conversions / all conversions), largest first. Their sums are the number of conversions
+            and their total value. Missing dimension values are ``None``.
+        """
+        rows, weights = self.credited_rows(journeys)
+        index = JourneyIndex.of(journeys)
+        return credit_table(rows, weights, by, conversions=len(index.starts))
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        return f"{type(self).__name__}({params})"
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and vars(self) == vars(other)
+
+    def __hash__(self) -> int:
+        return hash((type(self), tuple(sorted(vars(self).items()))))
+
+
+def credit_table(rows: pd.DataFrame, weights: np.ndarray, by: str | Sequence[str], *,
+                 conversions: int) -> pd.DataFrame:
+    """Sum ``weights`` (as conversions) and ``weights x value`` per ``by`` group of ``rows``."""
+    columns = [by] if isinstance(by, str) else list(by)
+    if not columns:
+        raise ValueError("by needs at least one column")
+    missing = [c for c in columns if c not in rows.columns]
+    if missing:
+        raise ValueError(f"cannot group by {', '.join(missing)}: the journeys have no such column")
+    credited = weights > 0  # touches a model gives nothing (first touch: all but the first) are not listed
+    frame = rows.loc[credited, columns].reset_index(drop=True)  # categoricals stay: grouping stays fast
+    frame["conversions"] = weights[credited]
+    frame["value"] = weights[credited] * rows["value"].to_numpy(dtype=float)[credited]
+    table = frame.groupby(columns, dropna=False, observed=True, sort=False)[["conversions", "value"]].sum()
+    table = table.reset_index()
+    for c in columns:
+        table[c] = table[c].astype(object).where(table[c].notna(), None)
+    table["share"] = table["conversions"] / conversions if conversions else 0.0
+    # Largest first; equal credits (to 1e-9, so float noise cannot reorder them) by dimension values.
+    table["_rank"] = -table["conversions"].round(9)
+    table = table.sort_values(["_rank", *columns], na_position="last", kind="stable").drop(columns="_rank")
+    return table.reset_index(drop=True)
