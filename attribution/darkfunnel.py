@@ -87,11 +87,12 @@ def dark_funnel(journeys: pd.DataFrame) -> DarkFunnel:
     [['Events', 1, 0, 0.0], ['Podcast', 1, 1, 1.0]]
     """
     index = JourneyIndex.of(journeys)
-    answers = _answers(journeys).astype(object)
-    said = answers.to_numpy()[index.starts]
+    answers = _answers(journeys)
+    answers = answers.astype(object).where(answers.notna(), None).to_numpy()  # pd.NA would not compare
+    said = answers[index.starts]
     answered = pd.notna(said)
     channels = journeys["channel"].astype(object).to_numpy()
-    hit = (channels == answers.to_numpy()) & pd.notna(answers.to_numpy())
+    hit = channels == answers  # a missing answer (None) equals no channel
     seen = np.logical_or.reduceat(hit, index.starts) if len(index.starts) else np.zeros(0, dtype=bool)
     dark = answered & ~seen
 

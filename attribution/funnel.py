@@ -119,8 +119,8 @@ def cycle_times(first_touch: pd.Series, purchases: pd.DataFrame) -> dict[str, fl
     {'buyers': 3, 'with_touch': 2, 'median_days': 6.0, 'mean_days': 6.0}
     """
     firsts = purchases.groupby("person_id")["ts"].min()
-    start = firsts.index.map(first_touch)
-    days = (firsts - pd.Series(start, index=firsts.index)).dt.total_seconds() / 86400
+    start = first_touch.reindex(firsts.index)
+    days = (firsts - start).dt.total_seconds() / 86400
     days = days[days.notna() & (days >= 0)]
     return {"buyers": len(firsts), "with_touch": len(days),
             "median_days": float(days.median()) if len(days) else None,
