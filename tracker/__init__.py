@@ -132,6 +132,7 @@ def _register_blueprints(app: APIFlask) -> None:
     from tracker.pages.views import bp as pages_bp
     from tracker.people.views import bp as people_bp
     from tracker.qr.views import bp as qr_bp
+    from tracker.reports.views import bp as reports_bp
     from tracker.selfreports.views import bp as selfreports_bp
     from tracker.touchpoints.views import bp as touchpoints_bp
 
@@ -141,6 +142,7 @@ def _register_blueprints(app: APIFlask) -> None:
     app.register_blueprint(people_bp)
     app.register_blueprint(selfreports_bp)
     app.register_blueprint(touchpoints_bp)
+    app.register_blueprint(reports_bp)
     app.register_blueprint(pages_bp)
 
 

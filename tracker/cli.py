@@ -47,7 +47,8 @@ def _session():  # type: ignore[no-untyped-def]
 
 
 def register_commands(app: Flask) -> None:
-    for group in (db_cli, keys_cli, links_cli, campaigns_cli, qr_cli, export_cli, import_cli, spool_cli):
+    from tracker.reports.cli import report_cli
+    for group in (db_cli, keys_cli, links_cli, campaigns_cli, qr_cli, export_cli, import_cli, spool_cli, report_cli):
         app.cli.add_command(group)
     app.cli.add_command(serve)
     app.cli.add_command(demo)
