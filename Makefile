@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat setup.cfg pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test install bench-redirect lint clean
+.PHONY: run test install bench-redirect bench-attribution lint clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ test: $(STAMP)
 
 bench-redirect: $(STAMP)
 	$(BIN)/python bench/redirect/run.py
+
+bench-attribution: $(STAMP)
+	$(BIN)/python bench/attribution/run.py
 
 lint: $(STAMP)
 	$(BIN)/python -m pip install --quiet ruff && $(BIN)/ruff check tracker attribution tests bench

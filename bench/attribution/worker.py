@@ -1,0 +1,290 @@
+"""One measurement of the attribution benchmark, in a fresh process (``bench/attribution/run.py`` starts it).
+
+A fresh process per measurement makes its peak resident size (Linux ``VmHWM``, see :func:`max_rss_mb`)
+the peak of that measurement alone plus the interpreter and its imports (whose resident size before
+the measurement is reported too). Each command prints one line ``BENCH_RESULT {json}``.
+
+``report``: the attribution report (first_touch, last_touch, linear) through a real app and session,
+end to end, after a warm-up report on one day of the window (so compiled statements and imports are
+not timed); then the loading step alone (``load_conversions`` + ``load_touchpoints``, the calls the
+report makes) and the model step alone (``build_journeys`` + ``compare`` of the three models on the
+frames just loaded).
+
+``memory``: every rule-based model of ``attribution.MODELS`` on synthetic journeys held in memory
+(``model.attribute(journeys, by="channel")``, median of ``--runs``), and a baseline on the same frame
+(``journeys.groupby("channel")["value"].sum()``); each model's credits are checked to sum to the
+conversions and their value.
+
+``channelattribution``: ChannelAttribution's ``heuristic_models`` on the same journeys as distinct
+path strings (with conversion counts and values), and how far its first/last/linear credits are from
+ours.
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+CHANNELS = ("Paid search", "Organic search", "Paid social", "Organic social", "Email", "Referral", "Events",
+            "Print", "Podcast", "PR", "Partner", "Direct")
+ANSWERS = (*CHANNELS, "Word of mouth")  # what people say includes channels tracking never sees
+
+
+def _status_mb(field: str) -> float | None:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    return None
+
+
+def rss_mb() -> float:
+    """Resident size of this process now, in MB."""
+    now = _status_mb("VmRSS")
+    return now if now is not None else max_rss_mb()
+
+
+def max_rss_mb() -> float:
+    """Peak resident size of this process since it started (or since :func:`reset_peak`), in MB.
+
+    Linux's ``VmHWM``: ``ru_maxrss`` would do, except that Linux carries the parent's peak over ``exec``
+    into the child's, so a worker started by a parent holding the generated store would report the
+    parent's peak.
+    """
+    peak = _status_mb("VmHWM")
+    return peak if peak is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def reset_peak() -> None:
+    """Start the peak (``VmHWM``) afresh from the current resident size (Linux; elsewhere a no-op)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        pass
+
+
+def emit(result: dict[str, Any]) -> None:
+    print("BENCH_RESULT " + json.dumps(result), flush=True)
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    start = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - start, out
+
+
+# ---- report ----------------------------------------------------------------------------------------
+def measure_report(db_url: str, first: str, last: str, instance: str) -> dict[str, Any]:
+    import sqlalchemy as sa
+
+    from attribution import FirstTouch, LastTouch, Linear, build_journeys, compare
+    from tracker import create_app
+    from tracker.conversions.models import Conversion
+    from tracker.db import get_db
+    from tracker.reports.loading import load_conversions, load_touchpoints
+    from tracker.reports.params import parse_params
+    from tracker.reports.service import attribution_report
+
+    app = create_app({"database_url": db_url, "instance_path": instance, "secret_key": "bench",
+                      "ip_hash_secret": "bench", "SPOOL_BACKGROUND": False})
+    settings = app.config["SETTINGS"]
+    models = "first_touch,last_touch,linear"
+    params = parse_params({"from": first, "to": last, "model": models}, settings)
+    db = get_db(app)
+    out: dict[str, Any] = {}
+    with app.app_context():
+        with db.Session() as session:  # warm-up: one day, so statement compilation and imports are not timed
+            attribution_report(session, settings, parse_params({"from": first, "to": first, "model": models},
+                                                               settings))
+        gc.collect()
+        out["rss_before_mb"] = rss_mb()
+        reset_peak()
+        with db.Session() as session:
+            cpu = time.process_time()
+            out["e2e_s"], report = timed(lambda: attribution_report(session, settings, params))
+            out["e2e_cpu_s"] = time.process_time() - cpu  # this process only (not the PostgreSQL server's)
+        out["rss_peak_mb"] = max_rss_mb()
+        out["counts"] = report["counts"]
+        out["rows"] = len(report["rows"])
+        del report
+        gc.collect()
+
+        period = params.period
+        lookback = pd.Timedelta(days=params.lookback_days)
+        with db.Session() as session:
+            def load() -> tuple[pd.DataFrame, pd.DataFrame]:
+                conversions = load_conversions(session, period.start, period.end, None)
+                people = sa.select(Conversion.person_id).where(Conversion.ts >= period.start,
+                                                               Conversion.ts < period.end)
+                touches = load_touchpoints(session, settings, period.start - lookback, period.end, people=people)
+                return conversions, touches
+            out["load_s"], (conversions, touches) = timed(load)
+        context = conversions.assign(answer_id=pd.NA, answer_channel=pd.NA, tied_by=pd.NA)
+        out["journeys_s"], journeys = timed(lambda: build_journeys(touches, context, lookback=lookback))
+        out["models_s"], _ = timed(lambda: compare(journeys, [FirstTouch(), LastTouch(), Linear()]))
+        out["journey_rows"] = len(journeys)
+    return out
+
+
+# ---- in memory -----------------------------------------------------------------------------------
+def make_journeys(n: int, seed: int) -> pd.DataFrame:
+    """``n`` journeys of 1-8 touches (uniformly) over 12 channels, in the layout ``build_journeys`` returns.
+
+    Columns: the conversion's (``conversion_id``, ``person_id``, ``conversion_ts``, ``value``, ``type``,
+    ``answer_channel`` on 30 % of them), ``position``, ``n_touches``, the touch's (``touchpoint_id``,
+    ``ts`` within 30 days before the conversion and increasing with the position, ``channel``,
+    ``source``, ``medium``, ``campaign``, ``kind`` as categoricals) and ``is_fallback``.
+    """
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(1, 9, n)
+    total = int(sizes.sum())
+    starts = np.cumsum(sizes) - sizes
+    conv = np.repeat(np.arange(n), sizes)
+    position = np.arange(total) - np.repeat(starts, sizes)
+    end = np.datetime64("2026-08-01T00:00:00", "ns") + (rng.random(n) * 90 * 86_400e9).astype("timedelta64[ns]")
+    # Ages within 30 days, sorted so that a journey's first touch is its oldest.
+    age = (rng.random(total) * 30 * 86_400e9).astype(np.int64)
+    age = age[np.lexsort((-age, conv))]
+    purchase = rng.random(n) < 0.3
+    value = np.where(purchase, np.round(rng.lognormal(8.0, 1.0, n), 2), 0.0)
+    answered = rng.random(n) < 0.3
+    answer = np.asarray(ANSWERS, dtype=object)[rng.integers(0, len(ANSWERS), n)]
+    answer[~answered] = pd.NA
+    channel = rng.integers(0, len(CHANNELS), total)
+    def utc(ns: np.ndarray) -> pd.Series:
+        return pd.Series(ns).dt.tz_localize("UTC")
+
+    return pd.DataFrame({
+        "conversion_id": conv + 1,
+        "person_id": conv,
+        "conversion_ts": utc(end[conv]),
+        "value": value[conv],
+        "type": pd.Categorical.from_codes(purchase[conv].astype(np.int8), ["lead", "purchase"]).astype(object),
+        "answer_channel": answer[conv],
+        "position": position,
+        "n_touches": sizes[conv],
+        "touchpoint_id": np.arange(total),
+        "ts": utc(end[conv] - age.astype("timedelta64[ns]")),
+        "channel": pd.Categorical.from_codes(channel, CHANNELS),
+        "source": pd.Categorical.from_codes(channel, [f"source-{i}" for i in range(len(CHANNELS))]),
+        "medium": pd.Categorical.from_codes(channel, [f"medium-{i}" for i in range(len(CHANNELS))]),
+        "campaign": pd.Categorical.from_codes(rng.integers(0, 40, total), [f"campaign-{i}" for i in range(40)]),
+        "kind": pd.Categorical.from_codes(rng.integers(0, 3, total), ["online", "event", "print"]),
+        "is_fallback": False,
+    })
+
+
+def median_time(fn: Callable[[], Any], runs: int) -> tuple[float, list[float], Any]:
+    times, out = [], None
+    for _ in range(runs):
+        gc.collect()
+        t, out = timed(fn)
+        times.append(t)
+    return statistics.median(times), times, out
+
+
+def measure_memory(n: int, runs: int, seed: int) -> dict[str, Any]:
+    from attribution import MODELS
+
+    build_s, journeys = timed(lambda: make_journeys(n, seed))
+    conversions = n
+    value = float(journeys.groupby("conversion_id", sort=False)["value"].first().sum())
+    out: dict[str, Any] = {"journeys": n, "touch_rows": len(journeys), "build_s": build_s,
+                           "rss_after_build_mb": max_rss_mb(), "models": {}}
+    base, base_times, _ = median_time(lambda: journeys.groupby("channel", observed=True)["value"].sum(), runs)
+    out["baseline"] = {"median_s": base, "times": base_times}
+    for name, cls in MODELS.items():
+        model = cls()
+        median, times, table = median_time(lambda m=model: m.attribute(journeys, by="channel"), runs)
+        ok = bool(abs(table["conversions"].sum() - conversions) <= 1e-9 * conversions
+                  and abs(table["value"].sum() - value) <= 1e-9 * value)
+        out["models"][name] = {"median_s": median, "times": times, "ratio": median / base if base else None,
+                               "sums_ok": ok, "channels": len(table)}
+    out["rss_peak_mb"] = max_rss_mb()
+    return out
+
+
+def path_frame(journeys: pd.DataFrame) -> pd.DataFrame:
+    """One row per distinct path: ``path`` ("A > B"), ``conv`` (conversions) and ``val`` (their value)."""
+    codes = journeys["channel"].cat.codes.to_numpy().astype(np.int64) + 1  # digits 1..12: length is implied
+    n = journeys["n_touches"].to_numpy()
+    position = journeys["position"].to_numpy()
+    starts = np.flatnonzero(position == 0)
+    key = np.add.reduceat(codes * 13 ** (n - 1 - position), starts)
+    first_value = journeys["value"].to_numpy()[starts]
+    keys, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+    values = np.bincount(inverse, weights=first_value, minlength=len(keys))
+    names = np.asarray(journeys["channel"].cat.categories, dtype=object)
+    paths = np.zeros(len(keys), dtype=object)
+    paths[:] = ""
+    for digit in range(7, -1, -1):  # most significant first
+        d = (keys // 13 ** digit) % 13
+        has = d > 0
+        step = names[np.maximum(d - 1, 0)]
+        paths = np.where(has & (paths == ""), step, np.where(has, paths + " > " + step, paths))
+    return pd.DataFrame({"path": paths.astype(str), "conv": counts, "val": values})
+
+
+def measure_channelattribution(n: int, seed: int) -> dict[str, Any]:
+    import contextlib
+    import io
+
+    from attribution import FirstTouch, LastTouch, Linear
+
+    journeys = make_journeys(n, seed)
+    prep_s, paths = timed(lambda: path_frame(journeys))
+    with contextlib.redirect_stdout(io.StringIO()):  # its import prints an advertisement
+        import ChannelAttribution as ca
+        ca_s, table = timed(lambda: ca.heuristic_models(paths, "path", "conv", var_value="val", flg_pro=False))
+    table = table.set_index("channel_name")
+    diff = 0.0
+    for ours, theirs in ((FirstTouch(), "first_touch"), (LastTouch(), "last_touch"), (Linear(), "linear_touch")):
+        mine = ours.attribute(journeys, by="channel").set_index("channel")
+        for what in ("conversions", "value"):
+            other = table[f"{theirs}_{what}"].reindex(mine.index).fillna(0.0)
+            scale = max(float(mine[what].abs().max()), 1.0)
+            diff = max(diff, float((mine[what] - other).abs().max()) / scale)
+    return {"paths": len(paths), "prepare_s": prep_s, "heuristic_models_s": ca_s, "max_rel_diff": diff,
+            "rss_peak_mb": max_rss_mb()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="one measurement of bench/attribution (run by run.py)")
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("report")
+    r.add_argument("--db", required=True)
+    r.add_argument("--from", dest="first", required=True)
+    r.add_argument("--to", dest="last", required=True)
+    r.add_argument("--instance", required=True)
+    m = sub.add_parser("memory")
+    m.add_argument("--journeys", type=int, default=1_000_000)
+    m.add_argument("--runs", type=int, default=3)
+    m.add_argument("--seed", type=int, default=7)
+    c = sub.add_parser("channelattribution")
+    c.add_argument("--journeys", type=int, default=1_000_000)
+    c.add_argument("--seed", type=int, default=7)
+    args = p.parse_args(argv)
+    if args.command == "report":
+        emit(measure_report(args.db, args.first, args.last, args.instance))
+    elif args.command == "memory":
+        emit(measure_memory(args.journeys, args.runs, args.seed))
+    else:
+        emit(measure_channelattribution(args.journeys, args.seed))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
