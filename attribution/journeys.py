@@ -52,7 +52,8 @@ def build_journeys(touchpoints: pd.DataFrame, conversions: pd.DataFrame, *,
     ----------
     touchpoints
         Columns ``touchpoint_id``, ``person_id``, ``ts`` (tz-aware), ``channel``, ``source``, ``medium``,
-        ``campaign``, ``link_code``, ``kind`` and ``is_bot``; extra columns are carried along.
+        ``campaign``, ``link_code``, ``kind`` and ``is_bot`` (missing counts as no bot); extra columns are
+        carried along. Touches without a ``person_id`` are in no journey.
     conversions
         Columns ``conversion_id``, ``person_id``, ``ts`` (tz-aware), ``value`` and ``type``; extra
         columns (for example ``answer_channel`` from :func:`attribution.selfreports.tie_answers`) are
@@ -94,7 +95,8 @@ def build_journeys(touchpoints: pd.DataFrame, conversions: pd.DataFrame, *,
     if conversions["conversion_id"].duplicated().any():
         raise ValueError("conversion_id must be unique")
 
-    conv = conversions.rename(columns={"ts": "conversion_ts"})
+    # A fresh positional index: the since_previous_conversion bound is aligned by label below.
+    conv = conversions.reset_index(drop=True).rename(columns={"ts": "conversion_ts"})
     conv["conversion_ts"] = _utc(conv["conversion_ts"], "conversions.ts")
     conv["value"] = conv["value"].astype(float)
     start = conv["conversion_ts"] - lookback
@@ -106,7 +108,10 @@ def build_journeys(touchpoints: pd.DataFrame, conversions: pd.DataFrame, *,
         start = start.where(after.isna() | (after < start), after)
     conv["_start"] = start
 
-    touches = touchpoints[~touchpoints["is_bot"].astype(bool).to_numpy()]
+    # A missing is_bot (unknown) is no bot; a touch without a person belongs to nobody's journey (merging on
+    # person_id would otherwise pair missing ids with each other).
+    bot = touchpoints["is_bot"].eq(True).to_numpy(dtype=bool, na_value=False)
+    touches = touchpoints[~bot & touchpoints["person_id"].notna().to_numpy()]
     touches = touches.assign(ts=_utc(touches["ts"], "touchpoints.ts"))
     clash = [c for c in touches.columns if c in conv.columns and c != "person_id"]
     touches = touches.drop(columns=clash)
@@ -116,7 +121,7 @@ def build_journeys(touchpoints: pd.DataFrame, conversions: pd.DataFrame, *,
 
     empty = ~conv["conversion_id"].isin(merged["conversion_id"]).to_numpy()
     fallback = pd.DataFrame({"conversion_id": conv["conversion_id"].to_numpy()[empty],
-                             "ts": conv["conversion_ts"].to_numpy()[empty], "channel": DIRECT})
+                             "ts": conv["conversion_ts"].array[empty], "channel": DIRECT})  # keeps the dtype
     rows = pd.concat([merged.assign(is_fallback=False), fallback.assign(is_fallback=True)], ignore_index=True)
     rows["touchpoint_id"] = rows["touchpoint_id"].astype(object)
     rows = rows.sort_values(["conversion_id", "ts", "touchpoint_id"], kind="stable", na_position="first")
@@ -153,10 +158,14 @@ def journeys_from_paths(paths: pd.DataFrame, *, path: str = "path", separator: s
     [[0, 0, 2, 'A', 10.0], [0, 1, 2, 'B', 10.0], [1, 0, 1, 'C', 5.0]]
     """
     _require(paths, [path], "paths")
+    if paths[path].isna().any():
+        raise ValueError(f"paths.{path} has missing paths: every path needs at least one channel")
     steps = paths[path].astype(str).str.split(separator, regex=False)
     sizes = steps.str.len().to_numpy()
-    if (sizes == 0).any():
-        raise ValueError("every path needs at least one channel")
+    channels = steps.explode().to_numpy(dtype=object) if len(paths) else np.zeros(0, dtype=object)
+    if (pd.Series(channels, dtype=object).str.strip() == "").any():
+        raise ValueError(f"every step of a path needs a channel name (paths are channels joined by {separator!r}, "
+                         "e.g. 'Email > Paid search')")
     conversion = np.repeat(np.arange(len(paths)), sizes)
     position = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
     n = np.repeat(sizes, sizes)
@@ -167,6 +176,6 @@ def journeys_from_paths(paths: pd.DataFrame, *, path: str = "path", separator: s
         "value": np.repeat(values, sizes), "position": position, "n_touches": n,
         "touchpoint_id": np.arange(len(conversion)),
         "ts": end - pd.to_timedelta(n - 1 - position, unit="s"),
-        "channel": pd.Categorical(np.concatenate(steps.to_numpy()) if len(paths) else []),
+        "channel": pd.Categorical(channels),
         "is_fallback": False,
     })
