@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
 
 from tracker.auth.access import login_required
@@ -23,11 +24,13 @@ from tracker.links import service
 from tracker.links.models import LINK_KINDS, OFFLINE_KINDS
 from tracker.links.serialize import links_out
 from tracker.pages import csrf
+from tracker.pages import reports as reporting
 from tracker.pages.charts import daily_chart
 from tracker.pages.summary import campaign_totals
 from tracker.qr import sheets
 from tracker.qr.service import QrOptions, qr_png, qr_svg
 from tracker.redirects.stats import daily_series
+from tracker.reports.charts import render as render_chart
 
 bp = Blueprint("pages", __name__)
 # APIFlask (3.1) reads ``enable_openapi`` on every blueprint that has before_request functions (the
@@ -339,3 +342,62 @@ def delete_answer_rule(rule_id: int) -> Response:
     answers_service.delete_rule(db_session(), rule_id)
     flash("Rule deleted.", "success")
     return redirect(url_for("pages.answers"))
+
+
+# ---- reports ------------------------------------------------------------------------------------
+
+REPORT_NAMES = "any(attribution, funnel, 'dark-funnel')"
+
+
+@bp.get("/reports")
+@login_required
+def reports_index() -> Response:
+    return redirect(url_for("pages.report", name="attribution"))
+
+
+def _run_report(spec: reporting.ReportSpec) -> tuple[dict[str, Any], Any]:
+    """Parse the query as the API does and run the report; ValidationError names the field."""
+    settings = _settings()
+    params = reporting.parse(spec, request.args.to_dict(flat=False), settings)
+    return spec.build(db_session(), settings, params), params
+
+
+@bp.get(f"/reports/<{REPORT_NAMES}:name>")
+@login_required
+def report(name: str) -> str | tuple[str, int]:
+    spec = reporting.get_spec(name)
+    raw = request.args.to_dict(flat=False)
+    common = {"spec": spec, "reports": reporting.REPORTS, "options": reporting.form_options(_settings())}
+    try:
+        data, params = _run_report(spec)
+    except ValidationError as exc:
+        return render_template(f"pages/report_{spec.name.replace('-', '_')}.html", report=None,
+                               values=reporting.form_values(raw, None), errors=_errors(exc), **common), exc.status
+    return render_template(f"pages/report_{spec.name.replace('-', '_')}.html", report=data,
+                           values=reporting.form_values(raw, params), errors={},
+                           query=reporting.query_pairs(spec, params), **reporting.page_context(spec, data), **common)
+
+
+@bp.get(f"/reports/<{REPORT_NAMES}:name>/<table>.csv")
+@login_required
+def report_csv(name: str, table: str) -> Response:
+    spec = reporting.get_spec(name)
+    if table not in spec.tables:
+        raise NotFound()
+    data, _ = _run_report(spec)
+    body, filename = reporting.csv_table(spec, data, table)
+    return Response(body, mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@bp.get(f"/reports/<{REPORT_NAMES}:name>/<chart>.<any(svg, png):fmt>")
+@login_required
+def report_chart(name: str, chart: str, fmt: str) -> Response:
+    spec = reporting.get_spec(name)
+    if chart not in spec.chart_names:
+        raise NotFound()
+    data, _ = _run_report(spec)
+    image = render_chart(reporting.chart_figure(spec, data, chart), fmt)
+    period = data["parameters"]
+    filename = f"{spec.name}-{chart}_{period['from']}_{period['to']}.{fmt}"
+    return Response(image, mimetype="image/svg+xml" if fmt == "svg" else "image/png",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})

@@ -1,0 +1,254 @@
+"""The analyst report pages' presentation: which report takes which parameters, tables and charts.
+
+The pages read the same query parameters as the API (``tracker.reports.views``' schemas, checked by
+``parse_params``) and show the service's report dicts: nothing here computes a metric. Tables keep
+the report's numbers at full precision in ``data-value`` attributes (the cells show them rounded),
+charts come from :mod:`tracker.reports.charts`, and CSV files from :mod:`tracker.reports.output`, so
+a page, its downloads and the API give the same numbers.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import NotFound
+
+from tracker.config import Settings
+from tracker.reports import charts, output, service
+from tracker.reports.params import (
+    BY_COLUMNS,
+    DEFAULT_MODELS,
+    FILTERS,
+    FUNNEL_MODELS,
+    MODEL_NAMES,
+    ReportParams,
+    parse_params,
+)
+from tracker.reports.views import AttributionQuery, CommonQuery, FunnelQuery
+
+__all__ = ["REPORTS", "ReportSpec", "chart_figure", "csv_table", "form_values", "get_spec", "page_context",
+           "query_pairs"]
+
+NONE_LABEL = "(none)"
+SEGMENTS = (*BY_COLUMNS, "self_reported")
+MODEL_LABELS = {"first_touch": "First touch", "last_touch": "Last touch", "last_non_direct": "Last non-direct",
+                "linear": "Linear", "time_decay": "Time decay", "position_based": "Position based (U)",
+                "self_reported": "Self-reported"}
+
+
+def _schema_names(schema: type) -> tuple[str, ...]:
+    """The API's query parameter names for a report, without ``format`` (a page is HTML; downloads are links)."""
+    return tuple(f.data_key or name for name, f in schema().fields.items() if name != "format")
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    """One report page: its API parameters, service function, CSV tables and charts."""
+
+    name: str
+    title: str
+    names: tuple[str, ...]
+    build: Callable[[Session, Settings, ReportParams], dict[str, Any]]
+    default_models: tuple[str, ...] = DEFAULT_MODELS
+    tables: tuple[str, ...] = ()
+    chart_names: tuple[str, ...] = ()
+    api_path: str = field(default="")
+
+
+REPORTS = {
+    "attribution": ReportSpec("attribution", "Attribution", _schema_names(AttributionQuery), service.attribution_report,
+                              tables=("credits",), chart_names=("credits",),
+                              api_path="/api/v1/reports/attribution"),
+    "funnel": ReportSpec("funnel", "Funnel", _schema_names(FunnelQuery), service.funnel_report, FUNNEL_MODELS,
+                         tables=("stages", "costs"), chart_names=("funnel",), api_path="/api/v1/reports/funnel"),
+    "dark-funnel": ReportSpec("dark-funnel", "Dark funnel", _schema_names(CommonQuery), service.dark_funnel_report,
+                              tables=("by-channel",), chart_names=("first-touch", "last-touch"),
+                              api_path="/api/v1/reports/dark-funnel"),
+}
+
+
+def get_spec(name: str) -> ReportSpec:
+    """Return the report called ``name``; raise NotFound for any other name."""
+    try:
+        return REPORTS[name]
+    except KeyError:
+        raise NotFound() from None
+
+
+def parse(spec: ReportSpec, raw: Mapping[str, Any], settings: Settings) -> ReportParams:
+    """Check the page's query exactly as the API checks its own (ValidationError names the field)."""
+    return parse_params(raw, settings, allowed=spec.names, default_models=spec.default_models)
+
+
+def query_pairs(spec: ReportSpec, params: ReportParams) -> list[tuple[str, str]]:
+    """The parameters in force, spelled out (explicit dates), for download links and the API URL.
+
+    A download then gives the numbers the page shows even when "today" has moved on since.
+    """
+    pairs: list[tuple[str, str]] = [("from", params.period.first.isoformat()), ("to", params.period.last.isoformat())]
+    pairs += [("model", model) for model in params.models]
+    pairs.append(("by", ",".join(params.by)))
+    pairs.append(("lookback_days", str(params.lookback_days)))
+    if params.conversion_type:
+        pairs.append(("conversion_type", params.conversion_type))
+    for flag in ("since_previous_conversion", "self_report_as_first_touch"):
+        if getattr(params, flag):
+            pairs.append((flag, "true"))
+    defaults = {"half_life_days": 7.0, "position_first": 0.4, "position_last": 0.4}
+    pairs += [(name, f"{getattr(params, name):g}") for name, default in defaults.items()
+              if getattr(params, name) != default]
+    pairs += list(params.filters.items())
+    if params.compare:
+        pairs += [("compare_from", params.compare.first.isoformat()), ("compare_to", params.compare.last.isoformat())]
+    if params.segment:
+        pairs.append(("segment", params.segment))
+    return [(name, value) for name, value in pairs if name in spec.names]
+
+
+def form_values(raw: Mapping[str, list[str]], params: ReportParams | None) -> dict[str, Any]:
+    """What the form shows: the parameters in force, or (after an error) what was sent."""
+    if params is None:
+        values: dict[str, Any] = {name: (items[-1] if items else "") for name, items in raw.items()}
+        values["model"] = [m.strip() for item in raw.get("model", []) for m in item.split(",") if m.strip()]
+        for flag in ("since_previous_conversion", "self_report_as_first_touch"):
+            values[flag] = values.get(flag, "").lower() in ("1", "true", "yes", "on")
+        return values
+    return {
+        "from": params.period.first.isoformat(), "to": params.period.last.isoformat(), "model": list(params.models),
+        "by": ",".join(params.by), "lookback_days": str(params.lookback_days),
+        "conversion_type": params.conversion_type or "all",
+        "since_previous_conversion": params.since_previous_conversion,
+        "self_report_as_first_touch": params.self_report_as_first_touch,
+        "half_life_days": f"{params.half_life_days:g}", "position_first": f"{params.position_first:g}",
+        "position_last": f"{params.position_last:g}",
+        "compare_from": params.compare.first.isoformat() if params.compare else "",
+        "compare_to": params.compare.last.isoformat() if params.compare else "",
+        "segment": params.segment or "", **params.filters,
+    }
+
+
+def form_options(settings: Settings) -> dict[str, Any]:
+    """Choices of the forms' selects and checkboxes."""
+    return {"models": [(m, MODEL_LABELS[m]) for m in MODEL_NAMES], "by": [(b, b) for b in BY_COLUMNS],
+            "funnel_by": [("channel", "channel"), ("campaign", "campaign")],
+            "conversion_types": [("all", "all types"), *((t, t) for t in settings.funnel)],
+            "segments": [(s, s.replace("_", "-")) for s in SEGMENTS], "filters": FILTERS}
+
+
+# ---- attribution ------------------------------------------------------------------------------------
+
+def _category(row: Mapping[str, Any], by: Sequence[str]) -> str:
+    return " / ".join(NONE_LABEL if row.get(b) is None else str(row[b]) for b in by)
+
+
+def credit_table(report: Mapping[str, Any]) -> dict[str, Any]:
+    """Pivot the report's rows: one row per category (channel, campaign ...), a cell per model.
+
+    Categories are ordered by their conversions summed over the models, largest first (then by name).
+    """
+    models: list[str] = report["parameters"]["models"]
+    by: list[str] = report["parameters"]["by"]
+    cells: dict[str, dict[str, dict[str, Any]]] = {}
+    for row in report["rows"]:
+        cells.setdefault(_category(row, by), {})[row["model"]] = row
+    order = sorted(cells, key=lambda c: (-sum(r["conversions"] for r in cells[c].values()), c))
+    totals = {m: {"conversions": sum(r["conversions"] for r in report["rows"] if r["model"] == m),
+                  "value": sum(r["value"] for r in report["rows"] if r["model"] == m)} for m in models}
+    return {"models": models, "by": by, "rows": [{"label": c, "cells": cells[c]} for c in order], "totals": totals}
+
+
+def credits_chart(report: Mapping[str, Any]) -> charts.Chart:
+    table = credit_table(report)
+    series = {m: [row["cells"].get(m, {}).get("conversions", 0.0) for row in table["rows"]] for m in table["models"]}
+    kind = report["parameters"]["conversion_type"] or "all"
+    return charts.grouped_bars([row["label"] for row in table["rows"]], series, value_label="Credited conversions",
+                               title=f"Credited conversions ({kind}) by {' / '.join(table['by'])}")
+
+
+# ---- funnel -----------------------------------------------------------------------------------------
+
+def _period_label(period: Mapping[str, Any]) -> str:
+    return f"{period['period']['from']} to {period['period']['to']}"
+
+
+def funnel_people(report: Mapping[str, Any]) -> dict[str, list[float]]:
+    """People per stage and period; segments (each person is in one) are added up."""
+    stages: list[str] = report["stages"]
+    out = {}
+    for period in report["periods"]:
+        people = dict.fromkeys(stages, 0.0)
+        for row in period["stages"]:
+            people[row["stage"]] += row["people"]
+        out[period["label"]] = [people[s] for s in stages]
+    return out
+
+
+def funnel_figure(report: Mapping[str, Any]) -> charts.Chart:
+    subtitles = {p["label"]: _period_label(p) for p in report["periods"]}
+    if len(report["periods"]) > 1:
+        subtitles = {label: f"{label}: {text}" for label, text in subtitles.items()}
+    return charts.funnel_chart(report["stages"], funnel_people(report), title="People reaching each stage",
+                               subtitles=subtitles)
+
+
+COST_COLUMNS = ("cost", "leads", "cost_per_lead", "purchases", "cost_per_acquisition", "revenue", "roas")
+
+
+def costs_report(report: Mapping[str, Any]) -> dict[str, Any]:
+    """The funnel's cost tables of every period as one CSV-able report (period column first)."""
+    by = report["parameters"]["by"][0]
+    rows = [{"period": p["label"], **row} for p in report["periods"] for row in p["costs"]]
+    return {"parameters": report["parameters"], "rows": rows, "columns": ["period", by, *COST_COLUMNS]}
+
+
+# ---- dark funnel ------------------------------------------------------------------------------------
+
+MATRICES = {"first-touch": ("first_touch_matrix", "Tracked first touch"),
+            "last-touch": ("last_touch_matrix", "Tracked last touch")}
+
+
+def matrix_figure(report: Mapping[str, Any], name: str) -> charts.Chart:
+    key, xlabel = MATRICES[name]
+    matrix = report[key]
+    return charts.heatmap(matrix["rows"], matrix["columns"], matrix["cells"], name=name, xlabel=xlabel,
+                          ylabel="Said", title=f"What people said × {xlabel.lower()} (conversions)")
+
+
+# ---- page, CSV and chart dispatch ---------------------------------------------------------------------
+
+def chart_figure(spec: ReportSpec, report: Mapping[str, Any], chart: str) -> charts.Chart:
+    """Build chart ``chart`` of report ``spec``; NotFound for a chart the report does not have."""
+    if chart not in spec.chart_names:
+        raise NotFound()
+    if spec.name == "attribution":
+        return credits_chart(report)
+    if spec.name == "funnel":
+        return funnel_figure(report)
+    return matrix_figure(report, chart)
+
+
+def csv_table(spec: ReportSpec, report: dict[str, Any], table: str) -> tuple[str, str]:
+    """Return (CSV text, file name) of ``table``: the report's main table is the API's ``format=csv``."""
+    if table not in spec.tables:
+        raise NotFound()
+    if spec.name == "funnel" and table == "costs":
+        return output.to_csv(costs_report(report), "funnel-costs")
+    return output.to_csv(report, spec.name)
+
+
+def page_context(spec: ReportSpec, report: dict[str, Any]) -> dict[str, Any]:
+    """Tables and inline charts of one report for its template."""
+    if spec.name == "attribution":
+        return {"table": credit_table(report),
+                "chart": charts.inline_svg(credits_chart(report), prefix="credits",
+                                           label="Credited conversions per category, one bar per model")}
+    if spec.name == "funnel":
+        return {"chart": charts.inline_svg(funnel_figure(report), prefix="funnel",
+                                           label="Funnel: people reaching each stage"),
+                "period_labels": {p["label"]: _period_label(p) for p in report["periods"]},
+                "cost_columns": COST_COLUMNS}
+    return {"charts": {name: charts.inline_svg(matrix_figure(report, name), prefix=name,
+                                               label=f"Self-reported channel x {MATRICES[name][1].lower()} channel")
+                       for name in MATRICES}}
