@@ -379,6 +379,15 @@ def test_checked_models_and_flags_come_back_checked(signed_in, data):
     assert "self-reported fell back to last_touch" in html
 
 
+def test_several_dimensions_at_once(signed_in, auth, data):
+    html = page(signed_in, "attribution", **MAY, by="campaign,kind", model="first_touch")
+    assert '<option value="campaign,kind" selected>campaign, kind</option>' in html
+    cells = credit_cells(html)
+    assert cells[("oslo-expo-2026 / event", "first_touch", "conversions")] == 1
+    assert cells[("(none) / pr", "first_touch", "conversions")] == 2
+    assert cells[("(none) / (none)", "first_touch", "conversions")] == 1  # cy: Direct, no campaign, no kind
+
+
 # ---- empty and demo data ------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("name", "charts_"), [("attribution", ["credits"]), ("funnel", ["funnel"]),

@@ -9,7 +9,7 @@ a page, its downloads and the API give the same numbers.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -54,7 +54,7 @@ class ReportSpec:
     default_models: tuple[str, ...] = DEFAULT_MODELS
     tables: tuple[str, ...] = ()
     chart_names: tuple[str, ...] = ()
-    api_path: str = field(default="")
+    api_path: str = ""
 
 
 REPORTS = {

@@ -235,7 +235,7 @@ def grouped_bars(categories: Sequence[str], series: Mapping[str, Sequence[float]
                 bar.set_gid(gid)
                 fig.tooltips[gid] = f"{labels[k]} · {name}: {_number(values[i, k])}"
         ax.set_yticks(y, [_label(label) for label in labels])
-        ax.invert_yaxis()  # first category on top
+        ax.set_ylim(len(labels) - 0.5, -0.5)  # first category on top, no empty band above or below
         ax.set_xlabel(value_label)
         ax.grid(axis="x", alpha=0.3)
         ax.set_axisbelow(True)
