@@ -9,7 +9,8 @@ A journey is one row per (conversion, touch), in the long ("tidy") format every 
 - rows are sorted by ``conversion_id`` then ``position``; ``position`` counts 0..n-1 within a journey
   and ``n_touches`` is n.
 
-Everything is vectorised: one merge of touches onto conversions by person, one filter, one sort.
+Everything is vectorised: one join of touches onto conversions by person (as row positions), one
+filter, one sort on integer keys.
 """
 from __future__ import annotations
 
@@ -115,17 +116,23 @@ def build_journeys(touchpoints: pd.DataFrame, conversions: pd.DataFrame, *,
     touches = touches.assign(ts=_utc(touches["ts"], "touchpoints.ts"))
     clash = [c for c in touches.columns if c in conv.columns and c != "person_id"]
     touches = touches.drop(columns=clash)
-    merged = conv[["conversion_id", "person_id", "conversion_ts", "_start"]].merge(touches, on="person_id")
-    keep = (merged["ts"] >= merged["_start"]).to_numpy() & (merged["ts"] <= merged["conversion_ts"]).to_numpy()
-    merged = merged.loc[keep].drop(columns=["person_id", "conversion_ts", "_start"])
+    conv_row, touch_row = _pair_by_person(conv["person_id"], touches["person_id"])
+    touch_ns = touches["ts"].to_numpy(dtype="datetime64[ns]")[touch_row]
+    keep = (touch_ns >= conv["_start"].to_numpy(dtype="datetime64[ns]")[conv_row]) & \
+        (touch_ns <= conv["conversion_ts"].to_numpy(dtype="datetime64[ns]")[conv_row])
+    conv_row, touch_row = conv_row[keep], touch_row[keep]
+    merged = touches.drop(columns="person_id").take(touch_row).reset_index(drop=True)
+    merged.insert(0, "conversion_id", conv["conversion_id"].iloc[conv_row].reset_index(drop=True))
 
-    empty = ~conv["conversion_id"].isin(merged["conversion_id"]).to_numpy()
+    empty = np.ones(len(conv), dtype=bool)
+    empty[conv_row] = False
     fallback = pd.DataFrame({"conversion_id": conv["conversion_id"].to_numpy()[empty],
                              "ts": conv["conversion_ts"].array[empty], "channel": DIRECT})  # keeps the dtype
     rows = pd.concat([merged.assign(is_fallback=False), fallback.assign(is_fallback=True)], ignore_index=True)
     rows["touchpoint_id"] = rows["touchpoint_id"].astype(object)
-    rows = rows.sort_values(["conversion_id", "ts", "touchpoint_id"], kind="stable", na_position="first")
-    rows = rows.reset_index(drop=True)
+    rank = _conversion_rank(conv["conversion_id"])
+    order = _journey_order(np.concatenate([rank[conv_row], rank[empty]]), rows["ts"], rows["touchpoint_id"])
+    rows = rows.take(order).reset_index(drop=True)
 
     codes = rows["conversion_id"].to_numpy()
     new = np.ones(len(rows), dtype=bool)
@@ -140,6 +147,55 @@ def build_journeys(touchpoints: pd.DataFrame, conversions: pd.DataFrame, *,
             journeys[name] = journeys[name].astype("category")
     journeys["is_fallback"] = journeys["is_fallback"].astype(bool)
     return journeys
+
+
+def _pair_by_person(conv_people: pd.Series, touch_people: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Return the (conversion row, touch row) pairs of the same person: an inner join, as positions.
+
+    Pairs come conversion by conversion, each conversion's touches in their input order (as a merge
+    gives them). Missing person ids pair with nothing.
+    """
+    codes, _ = pd.factorize(pd.concat([conv_people, touch_people], ignore_index=True))
+    conv_code, touch_code = codes[:len(conv_people)], codes[len(conv_people):]
+    by_person = np.argsort(touch_code, kind="stable")
+    sorted_code = touch_code[by_person]
+    lo = np.searchsorted(sorted_code, conv_code, side="left")
+    count = np.searchsorted(sorted_code, conv_code, side="right") - lo
+    count[conv_code < 0] = 0
+    conv_row = np.repeat(np.arange(len(conv_code)), count)
+    offset = np.arange(len(conv_row)) - np.repeat(np.cumsum(count) - count, count)
+    return conv_row, by_person[np.repeat(lo, count) + offset]
+
+
+def _conversion_rank(ids: pd.Series) -> np.ndarray:
+    """Each conversion's place in the order of ``conversion_id`` (missing ids first)."""
+    order = ids.reset_index(drop=True).sort_values(kind="stable", na_position="first").index.to_numpy()
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank
+
+
+def _journey_order(rank: np.ndarray, ts: pd.Series, touchpoint_id: pd.Series) -> np.ndarray:
+    """The stable order of rows by (conversion, ts, touchpoint_id), missing values first.
+
+    Integer keys are sorted at once; touchpoint ids (any comparable values) are compared only where a
+    conversion has several touches at the same instant, which is rare.
+    """
+    ns = ts.to_numpy(dtype="datetime64[ns]").view(np.int64)  # NaT is the smallest: missing first
+    order = np.lexsort((ns, rank))
+    rank_sorted, ns_sorted = rank[order], ns[order]
+    tie = (rank_sorted[1:] == rank_sorted[:-1]) & (ns_sorted[1:] == ns_sorted[:-1])
+    if not tie.any():
+        return order
+    tied = np.zeros(len(order), dtype=bool)
+    tied[1:] |= tie
+    tied[:-1] |= tie
+    group = np.cumsum(~np.concatenate([[False], tie]))  # one number per (conversion, ts)
+    where = np.flatnonzero(tied)
+    sub = pd.DataFrame({"group": group[where], "touchpoint_id": touchpoint_id.to_numpy(dtype=object)[order[where]]})
+    resorted = sub.sort_values(["group", "touchpoint_id"], kind="stable", na_position="first").index.to_numpy()
+    order[where] = order[where][resorted]
+    return order
 
 
 def journeys_from_paths(paths: pd.DataFrame, *, path: str = "path", separator: str = " > ",
