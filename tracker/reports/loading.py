@@ -18,7 +18,7 @@ explicit channel or their kind as the medium), once per distinct combination, no
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -84,7 +84,9 @@ def load_touchpoints(session: Session, settings: Settings, start: datetime, end:
     """Every touch with ``start <= ts <= end`` (UTC), of the people ``people`` selects (all when None).
 
     ``people`` is a select of person ids (for example the people of the report's conversions); it
-    is used as a sub-select, so the filtering happens in the database.
+    is used as a sub-select, so the filtering happens in the database. ``channel``, ``source``,
+    ``medium``, ``campaign``, ``link_code``, ``kind`` and ``via`` are categoricals (their categories:
+    the values read, sorted).
     """
     def scoped(model: Any) -> list[sa.ColumnElement[bool]]:
         where = [model.ts >= start, model.ts <= end]
@@ -92,41 +94,114 @@ def load_touchpoints(session: Session, settings: Settings, start: datetime, end:
             where.append(model.person_id.in_(people))
         return where
 
+    taxonomy = settings.taxonomy.as_dict()
     clicks = fetch_frame(session, sa.select(
-        Click.tid, Click.person_id, Click.ts, Click.utm_source, Click.utm_medium, Campaign.slug, Link.code, Link.kind,
-        Click.via, Click.is_bot,
-    ).join(Link, Click.link_id == Link.id).outerjoin(Campaign, Link.campaign_id == Campaign.id).where(
-        *scoped(Click), Click.person_id.is_not(None)),
-        ("touchpoint_id", "person_id", "ts", "source", "medium", "campaign", "link_code", "kind", "via", "is_bot"))
-    clicks["touchpoint_id"] = "c:" + clicks["touchpoint_id"].astype(str)
-    clicks["channel"] = _utm_channels(clicks, settings)
+        Click.tid, Click.person_id, Click.ts, Click.utm_source, Click.utm_medium, Click.link_id, Click.via,
+        Click.is_bot,
+    ).where(*scoped(Click), Click.person_id.is_not(None)),
+        ("touchpoint_id", "person_id", "ts", "source", "medium", "link_id", "via", "is_bot"))
+    # The link's code and kind and its campaign come from the (small) links table, not once per click.
+    links = _links(session)
+    row = pd.Index(links["id"]).get_indexer(clicks["link_id"])
+    clicks = clicks.loc[row >= 0]  # a click always has its link (foreign key); as the join it replaces
+    row = row[row >= 0]
+    clicks = clicks.assign(
+        touchpoint_id="c:" + clicks["touchpoint_id"].astype(str),
+        source=pd.Categorical(clicks["source"]), medium=pd.Categorical(clicks["medium"]),
+        campaign=links["campaign"].array.take(row), link_code=links["link_code"].array.take(row),
+        kind=links["kind"].array.take(row), via=pd.Categorical(clicks["via"]))
+    clicks["channel"] = _by_distinct(clicks, ["source", "medium"], lambda d: assign_channels(
+        d, taxonomy, source="source", medium="medium"))
 
     visits = fetch_frame(session, sa.select(
         LandingVisit.id, LandingVisit.person_id, LandingVisit.ts, LandingVisit.utm_source, LandingVisit.utm_medium,
         LandingVisit.utm_campaign, LandingVisit.referrer_host, LandingVisit.page, LandingVisit.is_bot,
     ).where(*scoped(LandingVisit), LandingVisit.is_touch.is_(True)),
         ("touchpoint_id", "person_id", "ts", "source", "medium", "campaign", "referrer_host", "page", "is_bot"))
-    visits["touchpoint_id"] = "v:" + visits["touchpoint_id"].astype(str)
+    visits = visits.assign(
+        touchpoint_id="v:" + visits["touchpoint_id"].astype(str),
+        source=pd.Categorical(visits["source"]), medium=pd.Categorical(visits["medium"]),
+        campaign=pd.Categorical(visits["campaign"]), referrer_host=pd.Categorical(visits["referrer_host"]),
+        page=pd.Categorical(visits["page"]), link_code=_constant(None, len(visits)),
+        kind=_constant("landing", len(visits)), via=_constant("site", len(visits)))
     visits["channel"] = _visit_channels(visits, settings)
-    visits = visits.drop(columns=["referrer_host", "page"]).assign(link_code=None, kind="landing", via="site")
 
     offline = fetch_frame(session, sa.select(
         OfflineTouch.id, OfflineTouch.person_id, OfflineTouch.ts, OfflineTouch.utm_source, OfflineTouch.kind,
         OfflineTouch.channel, Campaign.slug,
     ).outerjoin(Campaign, OfflineTouch.campaign_id == Campaign.id).where(*scoped(OfflineTouch)),
         ("touchpoint_id", "person_id", "ts", "source", "kind", "given_channel", "campaign"))
-    offline["touchpoint_id"] = "o:" + offline["touchpoint_id"].astype(str)
+    offline = offline.assign(
+        touchpoint_id="o:" + offline["touchpoint_id"].astype(str),
+        source=pd.Categorical(offline["source"]), kind=pd.Categorical(offline["kind"]),
+        given_channel=pd.Categorical(offline["given_channel"]), campaign=pd.Categorical(offline["campaign"]),
+        link_code=_constant(None, len(offline)), via=_constant("import", len(offline)), is_bot=False)
     offline["medium"] = offline["kind"].where(offline["kind"] != "other")
-    derived = _utm_channels(offline, settings)
-    offline["channel"] = offline["given_channel"].where(offline["given_channel"].notna(), derived)
-    offline = offline.drop(columns=["given_channel"]).assign(link_code=None, via="import", is_bot=False)
+    offline["channel"] = _by_distinct(offline, ["source", "kind", "given_channel"], lambda d: _offline_channels(
+        d, taxonomy))
 
-    frames = [f[list(TOUCH_COLUMNS)] for f in (clicks, visits, offline) if len(f)]
+    frames = [f for f in (clicks, visits, offline) if len(f)]
     if not frames:
         return _empty_touches()
-    touches = pd.concat(frames, ignore_index=True)
+    touches = pd.DataFrame({name: _stack(name, [f[name] for f in frames]) for name in TOUCH_COLUMNS})
     touches["is_bot"] = touches["is_bot"].astype(bool)
     return touches
+
+
+def _links(session: Session) -> pd.DataFrame:
+    """Every link's id, code and kind and its campaign's slug (categoricals)."""
+    links = fetch_frame(session, sa.select(Link.id, Link.code, Link.kind, Campaign.slug).outerjoin(
+        Campaign, Link.campaign_id == Campaign.id), ("id", "link_code", "kind", "campaign"), times=())
+    return links.assign(link_code=pd.Categorical(links["link_code"]), kind=pd.Categorical(links["kind"]),
+                        campaign=pd.Categorical(links["campaign"]))
+
+
+def _constant(value: str | None, n: int) -> pd.Categorical:
+    if value is None:
+        return pd.Categorical.from_codes(np.full(n, -1), categories=pd.Index([], dtype=object))
+    return pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=[value])
+
+
+def _stack(name: str, parts: list[pd.Series]) -> Any:
+    """The parts of one column one after another; categoricals get the union of their categories, sorted."""
+    if not all(isinstance(p.dtype, pd.CategoricalDtype) for p in parts):
+        return pd.concat(parts, ignore_index=True)
+    used = []
+    for part in parts:
+        own = part.cat.codes.to_numpy()
+        used.append(part.cat.categories[np.bincount(own[own >= 0], minlength=len(part.cat.categories)) > 0])
+    values = sorted({v for u in used for v in u})
+    categories = pd.Index(values) if values else pd.Index([], dtype=object)
+    codes = []
+    for part in parts:
+        mapping = categories.get_indexer(part.cat.categories)  # -1 for the unused ones: no row has them
+        own = part.cat.codes.to_numpy()
+        codes.append(np.where(own >= 0, mapping[np.maximum(own, 0)] if len(mapping) else -1, -1))
+    return pd.Categorical.from_codes(np.concatenate(codes), categories=categories)
+
+
+def _by_distinct(frame: pd.DataFrame, columns: Sequence[str],
+                 compute: Callable[[pd.DataFrame], Sequence[Any]]) -> pd.Categorical:
+    """``compute`` once per distinct combination of the categorical ``columns`` (missing values as NaN).
+
+    Returns its results, one per row of ``frame``, as a categorical.
+    """
+    key = np.zeros(len(frame), dtype=np.int64)
+    for name in columns:
+        cat = frame[name].cat
+        key = key * (len(cat.categories) + 1) + cat.codes.to_numpy().astype(np.int64) + 1
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    distinct = pd.DataFrame({name: np.asarray(frame[name].array.take(first), dtype=object) for name in columns})
+    results = pd.Categorical(np.asarray(compute(distinct), dtype=object))
+    return pd.Categorical.from_codes(results.codes[inverse.ravel()], categories=results.categories)
+
+
+def _offline_channels(distinct: pd.DataFrame, taxonomy: Mapping[str, Any]) -> pd.Series:
+    """Offline touches: their explicit channel, else the taxonomy's for their source and kind (as the medium)."""
+    medium = distinct["kind"].where(distinct["kind"] != "other")
+    derived = assign_channels(distinct.assign(medium=medium), taxonomy, source="source", medium="medium")
+    given = distinct["given_channel"]
+    return given.where(given.notna(), derived)
 
 
 def _empty_touches() -> pd.DataFrame:
@@ -136,31 +211,33 @@ def _empty_touches() -> pd.DataFrame:
     return frame
 
 
-def _utm_channels(frame: pd.DataFrame, settings: Settings) -> pd.Series:
-    """Channel of each row by the taxonomy's rules, computed once per distinct (source, medium)."""
-    if frame.empty:
-        return pd.Series([], dtype=object, index=frame.index)
-    pairs = frame[["source", "medium"]].fillna("").drop_duplicates()
-    pairs = pairs.assign(channel=assign_channels(pairs.rename(columns={"source": "utm_source",
-                                                                       "medium": "utm_medium"}),
-                                                 settings.taxonomy.as_dict()).to_numpy())
-    merged = frame[["source", "medium"]].fillna("").merge(pairs, on=["source", "medium"], how="left")
-    return pd.Series(merged["channel"].to_numpy(), index=frame.index, dtype=object)
+def _visit_channels(visits: pd.DataFrame, settings: Settings) -> pd.Categorical:
+    """Landing visits: UTM values through the taxonomy, else the referrer host, else Direct.
 
+    Each is worked out once per distinct (source, medium) and (referrer host, site host).
+    """
+    taxonomy = settings.taxonomy.as_dict()
+    by_utm = _by_distinct(visits, ["source", "medium"], lambda d: assign_channels(
+        d, taxonomy, source="source", medium="medium"))
 
-def _visit_channels(visits: pd.DataFrame, settings: Settings) -> pd.Series:
-    """Landing visits: UTM values through the taxonomy, else the referrer host, else Direct."""
-    if visits.empty:
-        return pd.Series([], dtype=object, index=visits.index)
-    by_utm = _utm_channels(visits, settings)
-    has_utm = (visits["source"].fillna("").str.strip() != "") | (visits["medium"].fillna("").str.strip() != "")
-    site_host = visits["page"].fillna("").str.split("/", n=1).str[0]
-    hosts = pd.DataFrame({"referrer_host": visits["referrer_host"].fillna(""), "site": site_host})
-    distinct = hosts.drop_duplicates()
-    distinct["channel"] = [referrer_channel(h or None, settings.taxonomy.referrers, s or None) or DIRECT
-                           for h, s in zip(distinct["referrer_host"], distinct["site"], strict=True)]
-    by_referrer = hosts.merge(distinct, on=["referrer_host", "site"], how="left")["channel"].to_numpy()
-    return pd.Series(np.where(has_utm.to_numpy(), by_utm.to_numpy(), by_referrer), index=visits.index, dtype=object)
+    def blank(cat: pd.Series) -> np.ndarray:  # missing or only spaces, per row, from the categories
+        empty = np.append(cat.cat.categories.astype(str).str.strip() == "", True)
+        return empty[cat.cat.codes.to_numpy()]  # code -1 (missing) picks the appended True
+
+    def by_host(d: pd.DataFrame) -> list[str]:
+        return [referrer_channel(h or None, settings.taxonomy.referrers, s or None) or DIRECT
+                for h, s in zip(d["referrer_host"].fillna(""), d["site"].fillna(""), strict=True)]
+
+    # The site's own host (a referrer from the site itself is no new contact), once per distinct page.
+    pages = visits["page"].cat
+    site_of_page = pages.categories.astype(str).str.split("/", n=1).str[0]
+    site_code, sites = pd.factorize(np.asarray(site_of_page, dtype=object))
+    page_code = pages.codes.to_numpy()
+    site = pd.Categorical.from_codes(np.where(page_code >= 0, site_code[np.maximum(page_code, 0)]
+                                              if len(site_code) else -1, -1), categories=sites)
+    by_referrer = _by_distinct(visits.assign(site=site), ["referrer_host", "site"], by_host)
+    has_utm = ~(blank(visits["source"]) & blank(visits["medium"]))
+    return pd.Categorical(np.where(has_utm, np.asarray(by_utm, dtype=object), np.asarray(by_referrer, dtype=object)))
 
 
 def load_answers(session: Session, settings: Settings, start: datetime, end: datetime, *,
