@@ -56,6 +56,10 @@ class ReportSpec:
     chart_names: tuple[str, ...] = ()
     api_path: str = ""
 
+    @property
+    def template(self) -> str:
+        return f"pages/report_{self.name.replace('-', '_')}.html"
+
 
 REPORTS = {
     "attribution": ReportSpec("attribution", "Attribution", _schema_names(AttributionQuery), service.attribution_report,

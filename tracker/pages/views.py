@@ -31,6 +31,7 @@ from tracker.qr import sheets
 from tracker.qr.service import QrOptions, qr_png, qr_svg
 from tracker.redirects.stats import daily_series
 from tracker.reports.charts import render as render_chart
+from tracker.reports.params import ReportParams
 
 bp = Blueprint("pages", __name__)
 # APIFlask (3.1) reads ``enable_openapi`` on every blueprint that has before_request functions (the
@@ -355,7 +356,7 @@ def reports_index() -> Response:
     return redirect(url_for("pages.report", name="attribution"))
 
 
-def _run_report(spec: reporting.ReportSpec) -> tuple[dict[str, Any], Any]:
+def _run_report(spec: reporting.ReportSpec) -> tuple[dict[str, Any], ReportParams]:
     """Parse the query as the API does and run the report; ValidationError names the field."""
     settings = _settings()
     params = reporting.parse(spec, request.args.to_dict(flat=False), settings)
@@ -371,10 +372,10 @@ def report(name: str) -> str | tuple[str, int]:
     try:
         data, params = _run_report(spec)
     except ValidationError as exc:
-        return render_template(f"pages/report_{spec.name.replace('-', '_')}.html", report=None,
-                               values=reporting.form_values(raw, None), errors=_errors(exc), **common), exc.status
-    return render_template(f"pages/report_{spec.name.replace('-', '_')}.html", report=data,
-                           values=reporting.form_values(raw, params), errors={},
+        page = render_template(spec.template, report=None, values=reporting.form_values(raw, None),
+                               errors=_errors(exc), **common)
+        return page, exc.status
+    return render_template(spec.template, report=data, values=reporting.form_values(raw, params), errors={},
                            query=reporting.query_pairs(spec, params), **reporting.page_context(spec, data), **common)
 
 
