@@ -145,7 +145,8 @@ def cost_metrics(leads: pd.DataFrame, purchases: pd.DataFrame, costs: pd.DataFra
     DataFrame
         ``by``, ``cost``, ``leads``, ``cost_per_lead``, ``purchases``, ``cost_per_acquisition``,
         ``revenue`` (credited purchase value) and ``roas`` (revenue / cost); a ratio is missing where
-        its denominator is 0. Rows are sorted by cost, then revenue, largest first.
+        its denominator is 0, and all three are missing where there is no cost. Rows are sorted by
+        cost, then revenue, largest first.
 
     Examples
     --------
@@ -162,8 +163,11 @@ def cost_metrics(leads: pd.DataFrame, purchases: pd.DataFrame, costs: pd.DataFra
     table.index.name = by
     cost = table["cost"].to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
-        table["cost_per_lead"] = np.where(table["leads"] > 0, cost / table["leads"].to_numpy(), np.nan)
-        table["cost_per_acquisition"] = np.where(table["purchases"] > 0, cost / table["purchases"].to_numpy(), np.nan)
+        # No cost entry is "no cost data", not "free": its cost per lead and acquisition stay missing, like ROAS.
+        priced = cost > 0
+        table["cost_per_lead"] = np.where(priced & (table["leads"] > 0), cost / table["leads"].to_numpy(), np.nan)
+        table["cost_per_acquisition"] = np.where(priced & (table["purchases"] > 0),
+                                                 cost / table["purchases"].to_numpy(), np.nan)
         table["roas"] = np.where(cost > 0, table["revenue"].to_numpy() / cost, np.nan)
     table = table.reset_index()
     table = table.sort_values(["cost", "revenue", by], ascending=[False, False, True], kind="stable")

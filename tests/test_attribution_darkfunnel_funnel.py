@@ -328,7 +328,7 @@ def test_cycle_times_empty() -> None:
 # ---- cost_metrics -----------------------------------------------------------------------------------------
 
 def test_cost_metrics() -> None:
-    """Cost per lead, per acquisition and ROAS; ratios with a zero denominator are NaN, never inf."""
+    """Cost per lead, per acquisition and ROAS; ratios with a zero denominator or no cost are NaN, never inf."""
     leads = pd.DataFrame({"channel": ["Email", "Events", "Podcast"], "conversions": [4.0, 1.0, 2.0],
                           "value": [0.0, 0.0, 0.0]})
     purchases = pd.DataFrame({"channel": ["Events", "Podcast"], "conversions": [1.0, 0.5], "value": [500.0, 120.0]})
@@ -341,7 +341,7 @@ def test_cost_metrics() -> None:
         ["Events", 250.0, 1.0, 250.0, 1.0, 250.0, 500.0, 2.0],
         ["Paid search", 50.0, 0.0, None, 0.0, None, 0.0, 0.0],
         ["Email", 20.0, 4.0, 5.0, 0.0, None, 0.0, 0.0],
-        ["Podcast", 0.0, 2.0, 0.0, 0.5, 0.0, 120.0, None],
+        ["Podcast", 0.0, 2.0, None, 0.5, None, 120.0, None],  # no cost entry: no cost data, not free
     ]
     assert not np.isinf(table.select_dtypes(float).to_numpy()).any()
 
