@@ -376,7 +376,7 @@ def write_sqlite(path: str, store: Store) -> None:
 
 
 def write_postgres(conninfo: str, schema: str, store: Store) -> None:
-    """COPY the store into the migrated ``schema``, then ANALYZE (as autovacuum would after a load)."""
+    """COPY the store into the migrated ``schema``, then VACUUM ANALYZE (as autovacuum does after a load)."""
     import psycopg
 
     names = [t.name for t in store.tables]
@@ -403,4 +403,4 @@ def write_postgres(conninfo: str, schema: str, store: Store) -> None:
         conn.autocommit = True
         with conn.cursor() as cur:
             for table in store.tables:
-                cur.execute(f"ANALYZE {table.name}")
+                cur.execute(f"VACUUM ANALYZE {table.name}")

@@ -13,7 +13,12 @@ class Click(Base):
     """One answered redirect. ``tid`` is generated before answering and handed to the landing site."""
 
     __tablename__ = "clicks"
-    __table_args__ = (sa.Index("ix_clicks_link_ts", "link_id", "ts"), sa.Index("ix_clicks_ts", "ts"))
+    __table_args__ = (
+        sa.Index("ix_clicks_link_ts", "link_id", "ts"), sa.Index("ix_clicks_ts", "ts"),
+        # A person's clicks by time, holding what the attribution report reads (migration 0003).
+        sa.Index("ix_clicks_person_ts", "person_id", "ts", "link_id", "is_bot", "via", "utm_source", "utm_medium",
+                 "tid"),
+    )
 
     tid: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
     ts: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -21,7 +26,7 @@ class Click(Base):
     via: Mapped[str] = mapped_column(sa.String(4))  # "link" or "qr"
     outcome: Mapped[str] = mapped_column(sa.String(12))  # "redirect", "fallback" or "gone"
     visitor_id: Mapped[str | None] = mapped_column(sa.String(40), index=True)
-    person_id: Mapped[str | None] = mapped_column(sa.String(22), index=True)  # set when drained
+    person_id: Mapped[str | None] = mapped_column(sa.String(22))  # set when drained; indexed with ts
     referrer_host: Mapped[str | None] = mapped_column(sa.String(255))
     user_agent: Mapped[str | None] = mapped_column(sa.Text)
     ip_hash: Mapped[str | None] = mapped_column(sa.String(64))

@@ -19,11 +19,16 @@ class LandingVisit(Base):
     """
 
     __tablename__ = "landing_visits"
-    __table_args__ = (sa.Index("ix_landing_visits_ts", "ts"),)
+    __table_args__ = (
+        sa.Index("ix_landing_visits_ts", "ts"),
+        # A person's visits by time, holding what the attribution report reads (migration 0003).
+        sa.Index("ix_landing_visits_person_ts", "person_id", "ts", "is_touch", "is_bot", "utm_source", "utm_medium",
+                 "utm_campaign", "referrer_host", "page", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ts: Mapped[datetime] = mapped_column(UTCDateTime)
-    person_id: Mapped[str] = mapped_column(sa.String(22), index=True)
+    person_id: Mapped[str] = mapped_column(sa.String(22))  # indexed with ts
     site_visitor_id: Mapped[str] = mapped_column(sa.String(64))
     tid: Mapped[str | None] = mapped_column(sa.String(32), index=True)
     is_touch: Mapped[bool] = mapped_column(default=True)
