@@ -71,8 +71,13 @@ class AttributionModel:
         """Return the credit weight of every journey row; the weights of a conversion sum to 1."""
         raise NotImplementedError
 
-    def credited_rows(self, journeys: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
-        """Return the rows that receive credit and their weights (the journey rows, for most models)."""
+    def credited_rows(self, journeys: pd.DataFrame,
+                      columns: Sequence[str] | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+        """Return the rows that receive credit and their weights (the journey rows, for most models).
+
+        ``columns`` names the columns the caller needs of the rows (all when None); a model that builds
+        rows of its own may leave the others out.
+        """
         return journeys, self.weights(journeys)
 
     def attribute(self, journeys: pd.DataFrame, by: str | Sequence[str] = "channel") -> pd.DataFrame:
@@ -93,7 +98,8 @@ class AttributionModel:
             conversions / all conversions), largest first. Their sums are the number of conversions
             and their total value. Missing dimension values are ``None``.
         """
-        rows, weights = self.credited_rows(journeys)
+        columns = [by] if isinstance(by, str) else list(by)
+        rows, weights = self.credited_rows(journeys, columns=[*columns, "value"])
         index = JourneyIndex.of(journeys)
         return credit_table(rows, weights, by, conversions=len(index.starts))
 

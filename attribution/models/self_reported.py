@@ -1,6 +1,8 @@
 """Self-reported: the channel the person named ("How did you hear about us?") gets all the credit."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
@@ -57,15 +59,34 @@ class SelfReported(AttributionModel):
         answered = self._answers(journeys).notna().to_numpy()
         return np.where(answered, 0.0, self.fallback.weights(journeys))
 
-    def credited_rows(self, journeys: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
-        """Return the unanswered journeys' rows, then one row per answered conversion (its channel: the answer)."""
+    def credited_rows(self, journeys: pd.DataFrame,
+                      columns: Sequence[str] | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+        """Return the unanswered journeys' rows, then one row per answered conversion (its channel: the answer).
+
+        With ``columns``, the unanswered rows carry only those (and ``conversion_id``, ``value`` and
+        ``channel``): copying every column of millions of rows would cost more than the model.
+        """
         index = JourneyIndex.of(journeys)
         answers = self._answers(journeys)
         answered = answers.notna().to_numpy()
         weights = self.fallback.weights(journeys)[~answered]
         firsts = index.starts[answered[index.starts]]
         said = journeys.iloc[firsts][["conversion_id", "value"]].reset_index(drop=True)
-        said["channel"] = answers.to_numpy()[firsts]
-        rest = journeys.loc[~answered]
-        rows = pd.concat([rest.assign(channel=rest["channel"].astype(object)), said], ignore_index=True)
+        said_channel = answers.to_numpy()[firsts]
+        if columns is None:
+            rest = journeys.loc[~answered]
+        else:
+            keep = dict.fromkeys([*columns, "conversion_id", "value", "channel"])
+            rest = journeys.loc[~answered, [c for c in journeys.columns if c in keep]]
+        channel = rest["channel"]
+        if isinstance(channel.dtype, pd.CategoricalDtype):
+            # The answers join the categories: the credited channels stay a categorical (fast to group).
+            categories = channel.cat.categories
+            categories = categories.append(pd.Index(pd.unique(said_channel)).difference(categories))
+            rest = rest.assign(channel=channel.cat.set_categories(categories))
+            said["channel"] = pd.Categorical(said_channel, categories=categories)
+        else:
+            rest = rest.assign(channel=channel.astype(object))
+            said["channel"] = said_channel
+        rows = pd.concat([rest, said], ignore_index=True)
         return rows, np.concatenate([weights, np.ones(len(said))])
