@@ -3,7 +3,8 @@
 The database does the filtering: conversions are read for the report's window and type only, and
 touches only for the people of those conversions and from ``window start - lookback`` on (the
 people filter is a sub-select, so it never leaves the database). Rows are fetched from the DBAPI
-cursor without per-row ORM processing, and timestamps are parsed once per column.
+cursor without per-row ORM processing (touches from SQLite column-wise, as one JSON array per column),
+and timestamps are parsed once per column.
 
 Touchpoints (ATTRIBUTION.md "Inputs") come from three tables:
 
@@ -18,6 +19,7 @@ explicit channel or their kind as the medium), once per distinct combination, no
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -44,15 +46,28 @@ CONVERSION_COLUMNS = ("conversion_id", "person_id", "ts", "value", "type", "exte
 
 
 def fetch_frame(session: Session, stmt: sa.Select[Any], columns: Sequence[str],
-                times: Sequence[str] = ("ts",)) -> pd.DataFrame:
+                times: Sequence[str] = ("ts",), *, no_reals: bool = False) -> pd.DataFrame:
     """Run ``stmt`` and return its rows as a DataFrame, reading the DBAPI cursor directly.
 
     SQLAlchemy binds the parameters (UTC datetimes included); the rows skip its per-row result
     processing, so the ``times`` columns (naive UTC in the database) are parsed here in one go.
+
+    ``no_reals`` says that ``stmt`` selects only text, integers, booleans and timestamps. SQLite then
+    hands the rows over column-wise: one JSON array per column, built in the database by
+    ``json_group_array`` over ``stmt``, which Python's json module reads faster than sqlite3 returns
+    rows one by one (about a quarter less time for the report's clicks). Reals are left out because
+    SQLite writes them to JSON with 15 significant digits only.
     """
-    result = session.connection().execute(stmt)  # Core execution: a CursorResult, not ORM rows
-    rows = result.cursor.fetchall() if result.cursor is not None else []
-    frame = pd.DataFrame.from_records(rows, columns=list(columns), coerce_float=True)
+    connection = session.connection()
+    if no_reals and connection.dialect.name == "sqlite":
+        sub = stmt.subquery()
+        # One pass over the rows feeds every aggregate, so the arrays stay aligned row by row.
+        arrays = connection.execute(sa.select(*[sa.func.json_group_array(c) for c in sub.c])).cursor.fetchone()
+        frame = pd.DataFrame({name: json.loads(text) for name, text in zip(columns, arrays, strict=True)})
+    else:
+        result = connection.execute(stmt)  # Core execution: a CursorResult, not ORM rows
+        rows = result.cursor.fetchall() if result.cursor is not None else []
+        frame = pd.DataFrame.from_records(rows, columns=list(columns), coerce_float=True)
     for name in times:
         frame[name] = pd.to_datetime(frame[name], utc=True, format="ISO8601") if len(frame) else \
             pd.Series(pd.DatetimeIndex([], tz="UTC"), dtype="datetime64[ns, UTC]")
@@ -99,7 +114,7 @@ def load_touchpoints(session: Session, settings: Settings, start: datetime, end:
         Click.tid, Click.person_id, Click.ts, Click.utm_source, Click.utm_medium, Click.link_id, Click.via,
         Click.is_bot,
     ).where(*scoped(Click), Click.person_id.is_not(None)),
-        ("touchpoint_id", "person_id", "ts", "source", "medium", "link_id", "via", "is_bot"))
+        ("touchpoint_id", "person_id", "ts", "source", "medium", "link_id", "via", "is_bot"), no_reals=True)
     # The link's code and kind and its campaign come from the (small) links table, not once per click.
     links = _links(session)
     row = pd.Index(links["id"]).get_indexer(clicks["link_id"])
@@ -117,7 +132,8 @@ def load_touchpoints(session: Session, settings: Settings, start: datetime, end:
         LandingVisit.id, LandingVisit.person_id, LandingVisit.ts, LandingVisit.utm_source, LandingVisit.utm_medium,
         LandingVisit.utm_campaign, LandingVisit.referrer_host, LandingVisit.page, LandingVisit.is_bot,
     ).where(*scoped(LandingVisit), LandingVisit.is_touch.is_(True)),
-        ("touchpoint_id", "person_id", "ts", "source", "medium", "campaign", "referrer_host", "page", "is_bot"))
+        ("touchpoint_id", "person_id", "ts", "source", "medium", "campaign", "referrer_host", "page", "is_bot"),
+        no_reals=True)
     visits = visits.assign(
         touchpoint_id="v:" + visits["touchpoint_id"].astype(str),
         source=pd.Categorical(visits["source"]), medium=pd.Categorical(visits["medium"]),
@@ -130,7 +146,7 @@ def load_touchpoints(session: Session, settings: Settings, start: datetime, end:
         OfflineTouch.id, OfflineTouch.person_id, OfflineTouch.ts, OfflineTouch.utm_source, OfflineTouch.kind,
         OfflineTouch.channel, Campaign.slug,
     ).outerjoin(Campaign, OfflineTouch.campaign_id == Campaign.id).where(*scoped(OfflineTouch)),
-        ("touchpoint_id", "person_id", "ts", "source", "kind", "given_channel", "campaign"))
+        ("touchpoint_id", "person_id", "ts", "source", "kind", "given_channel", "campaign"), no_reals=True)
     offline = offline.assign(
         touchpoint_id="o:" + offline["touchpoint_id"].astype(str),
         source=pd.Categorical(offline["source"]), kind=pd.Categorical(offline["kind"]),
