@@ -7,9 +7,11 @@
    targets.
 2. For each database, ``--reps`` fresh processes (``bench/attribution/worker.py report``) each run the
    attribution report for first_touch, last_touch and linear over the window of all conversions
-   (``tracker.reports.service.attribution_report`` through ``tracker.create_app`` and its session) after
-   a one-day warm-up, note its wall and CPU time and their peak resident size during the report
-   (``VmHWM`` of the process, reset after the warm-up: interpreter, imports and warm-up leftovers
+   (``tracker.reports.service.attribution_report`` through ``tracker.create_app`` and a session) after
+   a one-day warm-up, ``--repeat`` times: the first full report in a process also pays for its first
+   use of that much memory, the later ones show a process that has served reports before (as a
+   server's worker has); both are printed. They note wall and CPU time and the process's peak resident
+   size over its reports (``VmHWM``, reset after the warm-up: interpreter, imports and warm-up leftovers
    included), then time the loading step alone and the model step (``build_journeys`` + the three
    models) alone on the frames just loaded. Medians are printed.
 3. In memory (another fresh process): every model of ``attribution.MODELS`` on 1,000,000 journeys of
@@ -18,14 +20,15 @@
    Optionally ChannelAttribution's ``heuristic_models`` on the same journeys as distinct path strings,
    as a scale reference (and a check that first/last/linear agree).
 
-Targets (2-core machine, shared): end-to-end report on SQLite <= 1.5 s, its peak memory <= 1 GB; in
+Targets (2-core machine, shared): end-to-end report on SQLite <= 1.5 s (checked for the first report in a
+fresh process and for the later ones), its peak memory <= 1 GB; in
 memory, every rule-based model on the 1M journeys in under 3 s. Missed targets are reported (PASS /
 MISS), not failed; the exit status is 1 when a step could not run or credits do not add up. Results are
 also written to ``bench/out/attribution.json``.
 
 Usage::
 
-    .venv/bin/python bench/attribution/run.py [--reps 5] [--runs 3] [--backends sqlite,postgres]
+    .venv/bin/python bench/attribution/run.py [--reps 5] [--repeat 3] [--runs 3] [--backends sqlite,postgres]
         [--pg-url URL] [--journeys 1000000] [--no-channelattribution] [--touches 1000000 --people 200000
         --conversions 50000]
 
@@ -166,22 +169,25 @@ def bench_backend(backend: str, args: argparse.Namespace, store: synth.Store, tm
         write(store)
         load_s = time.perf_counter() - start
         print(f"{backend}: migrated in {migrate_s:.1f} s, rows inserted in {load_s:.1f} s; "
-              f"{args.reps} report runs", flush=True)
+              f"{args.reps} processes x {args.repeat} reports", flush=True)
         runs = []
         for i in range(args.reps):
             instance = tmp / f"instance-{backend}-{i}"
             runs.append(run_worker("report", "--db", db_url, "--from", window[0], "--to", window[1],
-                                   "--instance", str(instance)))
+                                   "--instance", str(instance), "--repeat", str(args.repeat)))
             shutil.rmtree(instance, ignore_errors=True)
             r = runs[-1]
-            print(f"  run {i + 1}: report {r['e2e_s']:.2f} s, peak RSS {r['rss_peak_mb']:.0f} MB; "
-                  f"load {r['load_s']:.2f} s, journeys {r['journeys_s']:.2f} s, models {r['models_s']:.2f} s",
-                  flush=True)
-    e2e = median(runs, "e2e_s")
+            print(f"  process {i + 1}: report {' '.join(f'{t:.2f}' for t in r['e2e_s'])} s, peak RSS "
+                  f"{r['rss_peak_mb']:.0f} MB; load {r['load_s']:.2f} s, journeys {r['journeys_s']:.2f} s, "
+                  f"models {r['models_s']:.2f} s", flush=True)
+    first = [r["e2e_s"][0] for r in runs]
+    again = [t for r in runs for t in r["e2e_s"][1:]]
     return {
         "backend": backend, "migrate_s": migrate_s, "insert_s": load_s, "runs": runs,
-        "e2e_s": e2e, "e2e_min_s": min(r["e2e_s"] for r in runs), "e2e_max_s": max(r["e2e_s"] for r in runs),
-        "e2e_cpu_s": median(runs, "e2e_cpu_s"),
+        "e2e_first_s": statistics.median(first), "e2e_first_min_s": min(first), "e2e_first_max_s": max(first),
+        "e2e_again_s": statistics.median(again) if again else None,
+        "e2e_again_min_s": min(again) if again else None, "e2e_again_max_s": max(again) if again else None,
+        "e2e_cpu_first_s": statistics.median(r["e2e_cpu_s"][0] for r in runs),
         "load_s": median(runs, "load_s"), "journeys_s": median(runs, "journeys_s"),
         "models_s": median(runs, "models_s"), "rss_peak_mb": max(r["rss_peak_mb"] for r in runs),
         "rss_before_mb": median(runs, "rss_before_mb"), "counts": runs[0]["counts"],
@@ -205,22 +211,27 @@ def render(store_info: dict[str, Any], backends: list[dict[str, Any]], memory: d
                  f"in {store_info['generate_s']:.1f} s")
     if backends:
         lines.append("")
-        lines.append(f"end-to-end report ({MODELS_REPORTED}, {store_info['window'][0]}..{store_info['window'][1]}), "
-                     f"median of {args.reps} fresh processes; load and model steps timed alone in the same processes")
-        head = (f"{'database':<10}{'insert s':>9}{'report s':>9}{'min-max':>12}{'cpu s':>7}{'load s':>8}"
-                f"{'journeys s':>11}{'models s':>9}{'peak RSS MB':>12}{'RSS before':>11}{'touches read':>13}"
-                f"{'journey rows':>13}")
+        lines.append(f"end-to-end report ({MODELS_REPORTED}, {store_info['window'][0]}..{store_info['window'][1]}): "
+                     f"{args.reps} fresh processes x {args.repeat} reports each; medians; load and model steps timed "
+                     "alone in the same processes")
+        head = (f"{'database':<10}{'insert s':>9}{'1st report s':>13}{'min-max':>11}{'cpu s':>7}{'again s':>9}"
+                f"{'min-max':>11}{'load s':>8}{'journeys s':>11}{'models s':>9}{'peak RSS MB':>12}{'RSS before':>11}"
+                f"{'touches read':>13}{'journey rows':>13}")
         lines += [head, "-" * len(head)]
         for b in backends:
+            first_range = f"{b['e2e_first_min_s']:.2f}-{b['e2e_first_max_s']:.2f}"
+            again = "-" if b["e2e_again_s"] is None else f"{b['e2e_again_s']:.2f}"
+            again_range = "-" if b["e2e_again_s"] is None else f"{b['e2e_again_min_s']:.2f}-{b['e2e_again_max_s']:.2f}"
             lines.append(
-                f"{b['backend']:<10}{b['insert_s']:>9.1f}{b['e2e_s']:>9.2f}"
-                f"{b['e2e_min_s']:>6.2f}-{b['e2e_max_s']:<5.2f}{b['e2e_cpu_s']:>7.2f}{b['load_s']:>8.2f}"
-                f"{b['journeys_s']:>11.2f}"
+                f"{b['backend']:<10}{b['insert_s']:>9.1f}{b['e2e_first_s']:>13.2f}{first_range:>11}"
+                f"{b['e2e_cpu_first_s']:>7.2f}{again:>9}{again_range:>11}{b['load_s']:>8.2f}{b['journeys_s']:>11.2f}"
                 f"{b['models_s']:>9.2f}{b['rss_peak_mb']:>12.0f}{b['rss_before_mb']:>11.0f}"
                 f"{b['counts']['touches_read']:>13,}{b['journey_rows']:>13,}")
-        lines.append("cpu s: CPU time of the report's process during the report (the PostgreSQL server's not included);"
-                     "\npeak RSS: its peak resident size during the report (VmHWM, interpreter and imports included); "
-                     "RSS before: resident after imports and the warm-up")
+        lines.append("1st report: the first full report in a fresh process (its first use of that much memory "
+                     "included); again: the later ones\nin the same processes (as in a server's worker); cpu s: CPU "
+                     "time of the 1st report (the PostgreSQL server's not included);\npeak RSS: the process's peak "
+                     "resident size over its reports (VmHWM, interpreter and imports included); RSS before:\nresident "
+                     "after imports and the warm-up")
     if memory:
         lines.append("")
         lines.append(f"in memory: {memory['journeys']:,} journeys, {memory['touch_rows']:,} touch rows, 12 channels "
@@ -246,11 +257,16 @@ def render(store_info: dict[str, Any], backends: list[dict[str, Any]], memory: d
     rows = []
     for b in backends:
         if b["backend"] == "sqlite":
-            checks["e2e_sqlite"] = b["e2e_s"] <= TARGET_E2E_S
-            rows.append((f"end-to-end report on SQLite <= {TARGET_E2E_S} s (median)", f"{b['e2e_s']:.2f} s",
-                         verdict(checks["e2e_sqlite"])))
+            checks["e2e_sqlite_first"] = b["e2e_first_s"] <= TARGET_E2E_S
+            rows.append((f"end-to-end report on SQLite <= {TARGET_E2E_S} s: 1st in a fresh process (median)",
+                         f"{b['e2e_first_s']:.2f} s", verdict(checks["e2e_sqlite_first"])))
+            if b["e2e_again_s"] is not None:
+                checks["e2e_sqlite_again"] = b["e2e_again_s"] <= TARGET_E2E_S
+                rows.append((f"end-to-end report on SQLite <= {TARGET_E2E_S} s: again in the process (median)",
+                             f"{b['e2e_again_s']:.2f} s", verdict(checks["e2e_sqlite_again"])))
         else:
-            rows.append(("end-to-end report on PostgreSQL (no target)", f"{b['e2e_s']:.2f} s", "-"))
+            rows.append(("end-to-end report on PostgreSQL, 1st in a fresh process (no target)",
+                         f"{b['e2e_first_s']:.2f} s", "-"))
     if backends:
         peak = max(b["rss_peak_mb"] for b in backends)
         checks["memory"] = peak <= TARGET_RSS_MB
@@ -273,6 +289,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--reps", type=int, default=5, help="report runs (fresh processes) per database (default 5)")
+    p.add_argument("--repeat", type=int, default=3, help="full reports per process (default 3)")
     p.add_argument("--runs", type=int, default=3, help="runs per model in memory (default 3)")
     p.add_argument("--journeys", type=int, default=1_000_000, help="journeys held in memory (default 1,000,000)")
     p.add_argument("--people", type=int, default=200_000)
@@ -289,8 +306,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     for b in args.backends:
         if b not in ("sqlite", "postgres"):
             p.error(f"--backends: unknown database {b!r}; use sqlite and/or postgres")
-    if args.reps < 1 or args.runs < 1:
-        p.error("--reps and --runs must be at least 1")
+    if args.reps < 1 or args.runs < 1 or args.repeat < 1:
+        p.error("--reps, --repeat and --runs must be at least 1")
     return args
 
 
@@ -347,7 +364,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "host": platform.node(), "cores": os.cpu_count(),
-        "python": platform.python_version(), "reps": args.reps, "runs": args.runs, "seed": args.seed,
+        "python": platform.python_version(), "reps": args.reps, "repeat": args.repeat, "runs": args.runs,
+        "seed": args.seed,
         "targets": {"e2e_sqlite_s": TARGET_E2E_S, "rss_mb": TARGET_RSS_MB, "model_s": TARGET_MODEL_S},
         "checks": checks, "store": store_info, "backends": backends, "skipped": skipped, "memory": memory,
         "channelattribution": ca,
