@@ -111,8 +111,8 @@ def load_touchpoints(session: Session, settings: Settings, start: datetime, end:
 
     taxonomy = settings.taxonomy.as_dict()
     clicks = fetch_frame(session, sa.select(
-        Click.tid, Click.person_id, Click.ts, Click.utm_source, Click.utm_medium, Click.link_id, Click.via,
-        Click.is_bot,
+        _prefixed("c:", Click.tid), Click.person_id, Click.ts, Click.utm_source, Click.utm_medium, Click.link_id,
+        Click.via, Click.is_bot,
     ).where(*scoped(Click), Click.person_id.is_not(None)),
         ("touchpoint_id", "person_id", "ts", "source", "medium", "link_id", "via", "is_bot"), no_reals=True)
     # The link's code and kind and its campaign come from the (small) links table, not once per click.
@@ -121,7 +121,6 @@ def load_touchpoints(session: Session, settings: Settings, start: datetime, end:
     clicks = clicks.loc[row >= 0]  # a click always has its link (foreign key); as the join it replaces
     row = row[row >= 0]
     clicks = clicks.assign(
-        touchpoint_id="c:" + clicks["touchpoint_id"].astype(str),
         source=pd.Categorical(clicks["source"]), medium=pd.Categorical(clicks["medium"]),
         campaign=links["campaign"].array.take(row), link_code=links["link_code"].array.take(row),
         kind=links["kind"].array.take(row), via=pd.Categorical(clicks["via"]))
@@ -129,13 +128,13 @@ def load_touchpoints(session: Session, settings: Settings, start: datetime, end:
         d, taxonomy, source="source", medium="medium"))
 
     visits = fetch_frame(session, sa.select(
-        LandingVisit.id, LandingVisit.person_id, LandingVisit.ts, LandingVisit.utm_source, LandingVisit.utm_medium,
-        LandingVisit.utm_campaign, LandingVisit.referrer_host, LandingVisit.page, LandingVisit.is_bot,
+        _prefixed("v:", LandingVisit.id), LandingVisit.person_id, LandingVisit.ts, LandingVisit.utm_source,
+        LandingVisit.utm_medium, LandingVisit.utm_campaign, LandingVisit.referrer_host, LandingVisit.page,
+        LandingVisit.is_bot,
     ).where(*scoped(LandingVisit), LandingVisit.is_touch.is_(True)),
         ("touchpoint_id", "person_id", "ts", "source", "medium", "campaign", "referrer_host", "page", "is_bot"),
         no_reals=True)
     visits = visits.assign(
-        touchpoint_id="v:" + visits["touchpoint_id"].astype(str),
         source=pd.Categorical(visits["source"]), medium=pd.Categorical(visits["medium"]),
         campaign=pd.Categorical(visits["campaign"]), referrer_host=pd.Categorical(visits["referrer_host"]),
         page=pd.Categorical(visits["page"]), link_code=_constant(None, len(visits)),
@@ -143,12 +142,11 @@ def load_touchpoints(session: Session, settings: Settings, start: datetime, end:
     visits["channel"] = _visit_channels(visits, settings)
 
     offline = fetch_frame(session, sa.select(
-        OfflineTouch.id, OfflineTouch.person_id, OfflineTouch.ts, OfflineTouch.utm_source, OfflineTouch.kind,
-        OfflineTouch.channel, Campaign.slug,
+        _prefixed("o:", OfflineTouch.id), OfflineTouch.person_id, OfflineTouch.ts, OfflineTouch.utm_source,
+        OfflineTouch.kind, OfflineTouch.channel, Campaign.slug,
     ).outerjoin(Campaign, OfflineTouch.campaign_id == Campaign.id).where(*scoped(OfflineTouch)),
         ("touchpoint_id", "person_id", "ts", "source", "kind", "given_channel", "campaign"), no_reals=True)
     offline = offline.assign(
-        touchpoint_id="o:" + offline["touchpoint_id"].astype(str),
         source=pd.Categorical(offline["source"]), kind=pd.Categorical(offline["kind"]),
         given_channel=pd.Categorical(offline["given_channel"]), campaign=pd.Categorical(offline["campaign"]),
         link_code=_constant(None, len(offline)), via=_constant("import", len(offline)), is_bot=False)
@@ -162,6 +160,11 @@ def load_touchpoints(session: Session, settings: Settings, start: datetime, end:
     touches = pd.DataFrame({name: _stack(name, [f[name] for f in frames]) for name in TOUCH_COLUMNS})
     touches["is_bot"] = touches["is_bot"].astype(bool)
     return touches
+
+
+def _prefixed(prefix: str, column: Any) -> sa.ColumnElement[str]:
+    """``prefix`` followed by the column's text, made in the database (touchpoint ids: ``c:<tid>``, ``v:<id>``)."""
+    return sa.literal(prefix) + sa.cast(column, sa.String)
 
 
 def _links(session: Session) -> pd.DataFrame:
