@@ -191,7 +191,7 @@ def bench_backend(backend: str, args: argparse.Namespace, store: synth.Store, tm
         "load_s": median(runs, "load_s"), "journeys_s": median(runs, "journeys_s"),
         "models_s": median(runs, "models_s"), "rss_peak_mb": max(r["rss_peak_mb"] for r in runs),
         "rss_before_mb": median(runs, "rss_before_mb"), "counts": runs[0]["counts"],
-        "journey_rows": runs[0]["journey_rows"], "credit_rows": runs[0]["rows"],
+        "journey_rows": runs[0]["journey_rows"], "credit_rows": runs[0]["rows"], "channels": runs[0]["channels"],
     }
 
 
@@ -205,10 +205,11 @@ def render(store_info: dict[str, Any], backends: list[dict[str, Any]], memory: d
     lines: list[str] = []
     c = store_info["counts"]
     lines.append(f"store: {c['touchpoints']:,} touchpoints of {c['people']:,} people ({c['clicks']:,} clicks and "
-                 f"scans, {c['click_bots']:,} by bots; {c['landing_visit_touches']:,} landing visits; "
-                 f"{c['offline_touches']:,} offline touches; plus {c['landing_visits_with_tid']:,} visits carrying a "
-                 f"click's tid), {c['conversions']:,} conversions of {c['converting_people']:,} people; generated "
-                 f"in {store_info['generate_s']:.1f} s")
+                 f"scans of {c['links']:,} links in {c['campaigns']:,} campaigns, {c['click_bots']:,} by bots; "
+                 f"{c['landing_visit_touches']:,} landing visits; {c['offline_touches']:,} offline touches; plus "
+                 f"{c['landing_visits_with_tid']:,} visits carrying a click's tid), {c['conversions']:,} conversions "
+                 f"of {c['converting_people']:,} people over {c['conversion_days']} days; generated in "
+                 f"{store_info['generate_s']:.1f} s")
     if backends:
         lines.append("")
         lines.append(f"end-to-end report ({MODELS_REPORTED}, {store_info['window'][0]}..{store_info['window'][1]}): "
@@ -216,7 +217,7 @@ def render(store_info: dict[str, Any], backends: list[dict[str, Any]], memory: d
                      "alone in the same processes")
         head = (f"{'database':<10}{'insert s':>9}{'1st report s':>13}{'min-max':>11}{'cpu s':>7}{'again s':>9}"
                 f"{'min-max':>11}{'load s':>8}{'journeys s':>11}{'models s':>9}{'peak RSS MB':>12}{'RSS before':>11}"
-                f"{'touches read':>13}{'journey rows':>13}")
+                f"{'touches read':>13}{'journey rows':>13}{'channels':>9}")
         lines += [head, "-" * len(head)]
         for b in backends:
             first_range = f"{b['e2e_first_min_s']:.2f}-{b['e2e_first_max_s']:.2f}"
@@ -226,7 +227,7 @@ def render(store_info: dict[str, Any], backends: list[dict[str, Any]], memory: d
                 f"{b['backend']:<10}{b['insert_s']:>9.1f}{b['e2e_first_s']:>13.2f}{first_range:>11}"
                 f"{b['e2e_cpu_first_s']:>7.2f}{again:>9}{again_range:>11}{b['load_s']:>8.2f}{b['journeys_s']:>11.2f}"
                 f"{b['models_s']:>9.2f}{b['rss_peak_mb']:>12.0f}{b['rss_before_mb']:>11.0f}"
-                f"{b['counts']['touches_read']:>13,}{b['journey_rows']:>13,}")
+                f"{b['counts']['touches_read']:>13,}{b['journey_rows']:>13,}{b['channels']:>9}")
         lines.append("1st report: the first full report in a fresh process (its first use of that much memory "
                      "included); again: the later ones\nin the same processes (as in a server's worker); cpu s: CPU "
                      "time of the 1st report (the PostgreSQL server's not included);\npeak RSS: the process's peak "
@@ -234,9 +235,11 @@ def render(store_info: dict[str, Any], backends: list[dict[str, Any]], memory: d
                      "after imports and the warm-up")
     if memory:
         lines.append("")
-        lines.append(f"in memory: {memory['journeys']:,} journeys, {memory['touch_rows']:,} touch rows, 12 channels "
-                     f"(built in {memory['build_s']:.1f} s); model.attribute(journeys, by='channel'), median of "
-                     f"{args.runs}; peak RSS {memory['rss_peak_mb']:.0f} MB")
+        lines.append(f"in memory: {memory['journeys']:,} journeys of {memory['touches_min']}-{memory['touches_max']} "
+                     f"touches, {memory['touch_rows']:,} touch rows, {memory['channels']} channels, "
+                     f"{100 * memory['answered_share']:.1f} % with a self-reported answer (built in "
+                     f"{memory['build_s']:.1f} s); model.attribute(journeys, by='channel'), median of {args.runs}; "
+                     f"peak RSS {memory['rss_peak_mb']:.0f} MB")
         head = f"{'model':<34}{'median s':>9}{'runs s':>22}{'x baseline':>11}{'sums':>6}{'< 3 s':>7}"
         lines += [head, "-" * len(head)]
         base = memory["baseline"]

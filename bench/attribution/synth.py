@@ -342,7 +342,7 @@ def generate(seed: int = 20261123, *, people: int = 200_000, touches: int = 1_00
     counts = {"people": people, "touchpoints": touches, "clicks": n_clicks, "click_bots": int(c_bot.sum()),
               "landing_visit_touches": n_visits, "landing_visits_with_tid": n_follow, "offline_touches": n_offline,
               "conversions": conversions, "converting_people": int(len(np.unique(who))),
-              "campaigns": n_campaigns, "links": n_links}
+              "campaigns": n_campaigns, "links": n_links, "conversion_days": CONV_DAYS}
     return Store([campaigns, links, clicks, visits, offline, conv], counts, when.min(), when.max())
 
 

@@ -124,6 +124,7 @@ def measure_report(db_url: str, first: str, last: str, instance: str, repeat: in
         out["rss_peak_mb"] = max_rss_mb()
         out["counts"] = report["counts"]
         out["rows"] = len(report["rows"])
+        out["channels"] = len({row["channel"] for row in report["rows"]})  # credited by any of the models
         del report
         gc.collect()
 
@@ -207,7 +208,11 @@ def measure_memory(n: int, runs: int, seed: int) -> dict[str, Any]:
     build_s, journeys = timed(lambda: make_journeys(n, seed))
     conversions = n
     value = float(journeys.groupby("conversion_id", sort=False)["value"].first().sum())
+    heads = journeys.drop_duplicates("conversion_id")
     out: dict[str, Any] = {"journeys": n, "touch_rows": len(journeys), "build_s": build_s,
+                           "touches_min": int(heads["n_touches"].min()), "touches_max": int(heads["n_touches"].max()),
+                           "answered_share": float(heads["answer_channel"].notna().mean()),
+                           "channels": int(journeys["channel"].nunique()),
                            "rss_after_build_mb": max_rss_mb(), "models": {}}
     base, base_times, _ = median_time(lambda: journeys.groupby("channel", observed=True)["value"].sum(), runs)
     out["baseline"] = {"median_s": base, "times": base_times}
