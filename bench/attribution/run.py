@@ -188,6 +188,7 @@ def bench_backend(backend: str, args: argparse.Namespace, store: synth.Store, tm
         "e2e_again_s": statistics.median(again) if again else None,
         "e2e_again_min_s": min(again) if again else None, "e2e_again_max_s": max(again) if again else None,
         "e2e_cpu_first_s": statistics.median(r["e2e_cpu_s"][0] for r in runs),
+        "raw_fetch_s": statistics.median(t for r in runs for t in r["raw_fetch_s"]), "raw_rows": runs[0]["raw_rows"],
         "load_s": median(runs, "load_s"), "journeys_s": median(runs, "journeys_s"),
         "models_s": median(runs, "models_s"), "rss_peak_mb": max(r["rss_peak_mb"] for r in runs),
         "rss_before_mb": median(runs, "rss_before_mb"), "counts": runs[0]["counts"],
@@ -216,8 +217,8 @@ def render(store_info: dict[str, Any], backends: list[dict[str, Any]], memory: d
                      f"{args.reps} fresh processes x {args.repeat} reports each; medians; load and model steps timed "
                      "alone in the same processes")
         head = (f"{'database':<10}{'insert s':>9}{'1st report s':>13}{'min-max':>11}{'cpu s':>7}{'again s':>9}"
-                f"{'min-max':>11}{'load s':>8}{'journeys s':>11}{'models s':>9}{'peak RSS MB':>12}{'RSS before':>11}"
-                f"{'touches read':>13}{'journey rows':>13}{'channels':>9}")
+                f"{'min-max':>11}{'raw fetch s':>12}{'x raw':>6}{'load s':>8}{'journeys s':>11}{'models s':>9}"
+                f"{'peak RSS MB':>12}{'RSS before':>11}{'touches read':>13}{'journey rows':>13}{'channels':>9}")
         lines += [head, "-" * len(head)]
         for b in backends:
             first_range = f"{b['e2e_first_min_s']:.2f}-{b['e2e_first_max_s']:.2f}"
@@ -225,11 +226,15 @@ def render(store_info: dict[str, Any], backends: list[dict[str, Any]], memory: d
             again_range = "-" if b["e2e_again_s"] is None else f"{b['e2e_again_min_s']:.2f}-{b['e2e_again_max_s']:.2f}"
             lines.append(
                 f"{b['backend']:<10}{b['insert_s']:>9.1f}{b['e2e_first_s']:>13.2f}{first_range:>11}"
-                f"{b['e2e_cpu_first_s']:>7.2f}{again:>9}{again_range:>11}{b['load_s']:>8.2f}{b['journeys_s']:>11.2f}"
+                f"{b['e2e_cpu_first_s']:>7.2f}{again:>9}{again_range:>11}{b['raw_fetch_s']:>12.2f}"
+                f"{(b['e2e_again_s'] or b['e2e_first_s']) / b['raw_fetch_s']:>6.1f}{b['load_s']:>8.2f}"
+                f"{b['journeys_s']:>11.2f}"
                 f"{b['models_s']:>9.2f}{b['rss_peak_mb']:>12.0f}{b['rss_before_mb']:>11.0f}"
                 f"{b['counts']['touches_read']:>13,}{b['journey_rows']:>13,}{b['channels']:>9}")
         lines.append("1st report: the first full report in a fresh process (its first use of that much memory "
-                     "included); again: the later ones\nin the same processes (as in a server's worker); cpu s: CPU "
+                     "included); again: the later ones\nin the same processes (as in a server's worker); raw fetch: "
+                     "the baseline, the same rows fetched with the raw driver and\nnothing else (x raw: again / raw "
+                     "fetch); cpu s: CPU "
                      "time of the 1st report (the PostgreSQL server's not included);\npeak RSS: the process's peak "
                      "resident size over its reports (VmHWM, interpreter and imports included); RSS before:\nresident "
                      "after imports and the warm-up")

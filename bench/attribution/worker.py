@@ -10,7 +10,8 @@ statements and imports are not timed). The first full report also pays for the p
 touch of that much memory (page faults); the later ones show a process that has served reports
 before, as a server's worker has. Then the loading step alone (``load_conversions`` +
 ``load_touchpoints``, the calls the report makes) and the model step alone (``build_journeys`` +
-``compare`` of the three models on the frames just loaded).
+``compare`` of the three models on the frames just loaded), and the baseline: the same rows fetched
+with the raw driver and nothing else (:func:`raw_fetch`).
 
 ``memory``: every rule-based model of ``attribution.MODELS`` on synthetic journeys held in memory
 (``model.attribute(journeys, by="channel")``, median of ``--runs``), and a baseline on the same frame
@@ -142,7 +143,43 @@ def measure_report(db_url: str, first: str, last: str, instance: str, repeat: in
         out["journeys_s"], journeys = timed(lambda: build_journeys(touches, context, lookback=lookback))
         out["models_s"], _ = timed(lambda: compare(journeys, [FirstTouch(), LastTouch(), Linear()]))
         out["journey_rows"] = len(journeys)
+        raw = []
+        for _ in range(repeat):
+            with db.Session() as session:
+                took, out["raw_rows"] = timed(lambda: raw_fetch(session, period.start, period.end, lookback))
+                raw.append(took)
+        out["raw_fetch_s"] = raw
     return out
+
+
+def raw_fetch(session: Any, start: Any, end: Any, lookback: pd.Timedelta) -> int:
+    """The baseline: fetch the rows the report reads with the raw driver (``cursor.fetchall()``), no pandas.
+
+    The window's conversions and their people's clicks, landing-visit touches and offline touches from
+    ``start - lookback``, the columns the loader needs; returns how many rows came.
+    """
+    import sqlalchemy as sa
+
+    from tracker.conversions.models import Conversion
+    from tracker.redirects.models import Click
+    from tracker.touchpoints.models import LandingVisit, OfflineTouch
+
+    people = sa.select(Conversion.person_id).where(Conversion.ts >= start, Conversion.ts < end)
+    since = start - lookback
+    statements = [
+        sa.select(Conversion.id, Conversion.person_id, Conversion.ts, Conversion.value, Conversion.type,
+                  Conversion.external_id).where(Conversion.ts >= start, Conversion.ts < end),
+        sa.select(Click.tid, Click.person_id, Click.ts, Click.utm_source, Click.utm_medium, Click.link_id, Click.via,
+                  Click.is_bot).where(Click.ts >= since, Click.ts <= end, Click.person_id.in_(people)),
+        sa.select(LandingVisit.id, LandingVisit.person_id, LandingVisit.ts, LandingVisit.utm_source,
+                  LandingVisit.utm_medium, LandingVisit.utm_campaign, LandingVisit.referrer_host, LandingVisit.page,
+                  LandingVisit.is_bot).where(LandingVisit.ts >= since, LandingVisit.ts <= end,
+                                             LandingVisit.person_id.in_(people), LandingVisit.is_touch.is_(True)),
+        sa.select(OfflineTouch.id, OfflineTouch.person_id, OfflineTouch.ts, OfflineTouch.utm_source,
+                  OfflineTouch.kind, OfflineTouch.channel, OfflineTouch.campaign_id).where(
+            OfflineTouch.ts >= since, OfflineTouch.ts <= end, OfflineTouch.person_id.in_(people)),
+    ]
+    return sum(len(session.connection().execute(stmt).cursor.fetchall()) for stmt in statements)
 
 
 # ---- in memory -----------------------------------------------------------------------------------
