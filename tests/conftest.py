@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from browser_support import require_browser
 
 import tracker.models  # noqa: F401
 from tracker import create_app
@@ -148,3 +149,9 @@ def make_link(client: Any, auth: dict[str, str]) -> Callable[..., dict[str, Any]
         assert resp.status_code == 201, resp.json
         return resp.json
     return make
+
+
+@pytest.fixture
+def playwright_api() -> Any:
+    """``playwright.sync_api`` for the browser tests (skipped with the reason when chromium is missing)."""
+    return require_browser()

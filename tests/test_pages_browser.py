@@ -6,24 +6,14 @@ phone viewport) go to ``test-artifacts/`` for people to look at; nothing compare
 """
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from sqlalchemy.orm import Session
-from werkzeug.serving import make_server
+from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, live_app
 
-from tracker import create_app
-from tracker.auth.service import create_key
-from tracker.db import get_db, make_engine
-from tracker.migrate import upgrade
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
           "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1")
 DESKTOP = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -33,40 +23,10 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def playwright_api() -> Any:
-    api = pytest.importorskip("playwright.sync_api",
-                              reason="playwright is not installed (pip install -e '.[test]'): skipped")
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium): browser test skipped")
-    return api
-
-
-@pytest.fixture
 def live_server(playwright_api: Any, tmp_path: Path) -> Iterator[SimpleNamespace]:
     """The real app on 127.0.0.1 (a free port), a migrated SQLite file and one API key."""
-    url = f"sqlite:///{tmp_path / 'pages.db'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    with Session(engine) as session:
-        _, key = create_key(session, "browser test")
-    engine.dispose()
-
-    holder: dict[str, Any] = {}
-    # Bind first (port 0: the OS picks a free port) so the app can know its public base URL.
-    server = make_server("127.0.0.1", 0, lambda environ, start: holder["app"](environ, start), threaded=True)
-    base = f"http://127.0.0.1:{server.server_port}"
-    app = holder["app"] = create_app({
-        "database_url": url, "instance_path": str(tmp_path / "instance"), "public_base_url": base,
-        "secret_key": "browser-test-secret", "ip_hash_secret": "browser-test-ip", "SPOOL_BACKGROUND": False})
-    thread = threading.Thread(target=server.serve_forever, name="pages-live-server", daemon=True)
-    thread.start()
-    try:
-        yield SimpleNamespace(url=base, key=key, app=app)
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-        get_db(app).engine.dispose()
+    with live_app(tmp_path, "pages") as site:
+        yield site
 
 
 def _watch(page: Any, problems: list[str]) -> None:

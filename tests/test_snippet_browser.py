@@ -10,16 +10,15 @@ missing (never downloads a browser).
 """
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import sqlalchemy as sa
+from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, serve
 from werkzeug.serving import make_server
 
 from tracker.auth.service import create_key
@@ -30,10 +29,6 @@ from tracker.people.service import customer_hash
 from tracker.redirects.models import Click
 from tracker.selfreports.models import SelfReport
 from tracker.touchpoints.models import LandingVisit
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 DESKTOP = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
            "Chrome/124.0.0.0 Safari/537.36")
@@ -54,21 +49,6 @@ SURVEY_PAGE = """<!doctype html>
         src="{service}/ask?lang=no&svid=site-visitor-0123456789&conversion=order-1001"></iframe>
 </body></html>
 """
-
-
-@pytest.fixture
-def playwright_api() -> Any:
-    api = pytest.importorskip("playwright.sync_api",
-                              reason="playwright is not installed (pip install -e '.[test]'): skipped")
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium): browser test skipped")
-    return api
-
-
-def _serve(server: Any, name: str) -> threading.Thread:
-    thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
-    thread.start()
-    return thread
 
 
 @pytest.fixture
@@ -102,7 +82,7 @@ def sites(playwright_api: Any, make_app: Callable[..., Any]) -> Iterator[SimpleN
     app = holder["app"] = make_app(public_base_url=service_url, landing_origins=(landing_url,))
     with get_db(app).Session() as session:
         _, key = create_key(session, "snippet browser test")
-    threads = [_serve(landing, "landing-site"), _serve(service, "tracker-service")]
+    threads = [serve(landing, "landing-site"), serve(service, "tracker-service")]
     try:
         yield SimpleNamespace(app=app, key=key, service=service_url, landing=landing_url, requests=requests)
     finally:
