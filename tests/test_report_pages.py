@@ -17,12 +17,14 @@ import csv
 import html as html_lib
 import io
 import re
+from datetime import UTC, datetime
 from typing import Any
 from xml.etree import ElementTree
 
 import numpy as np
 import pytest
 
+import tracker.demo
 from tracker.demo import load_demo
 from tracker.reports import charts
 
@@ -401,22 +403,25 @@ def test_pages_without_data(signed_in, name, charts_):
     assert "No conversions in this period" in html or name != "attribution"
 
 
-def test_pages_with_demo_data(app, signed_in, auth):
+def test_pages_with_demo_data(app, signed_in, auth, monkeypatch):
+    # The demo's data follow the clock: pin it, and ask for the pinned month, so the data set is one.
+    monkeypatch.setattr(tracker.demo, "utcnow", lambda: datetime(2026, 11, 30, 5, 0, tzinfo=UTC))
     load_demo(app, clicks=600, days=30, seed=7)
-    html = page(signed_in, "attribution", model=["first_touch", "last_touch", "linear", "time_decay"])
+    window = {"from": "2026-11-01", "to": "2026-11-30"}
+    html = page(signed_in, "attribution", model=["first_touch", "last_touch", "linear", "time_decay"], **window)
     categories = len(re.findall(r"<tr data-category=", html))
     assert categories >= 3
     svg = figure_svg(html, "credits")
     for model in ("first-touch", "last-touch", "linear", "time-decay"):
         assert len(ids(svg, f"series-{model}-")) == min(categories, charts.MAX_CATEGORIES)
-    body = api(signed_in, auth, "attribution", model="first_touch,last_touch,linear,time_decay").json
+    body = api(signed_in, auth, "attribution", model="first_touch,last_touch,linear,time_decay", **window).json
     cells = credit_cells(html)
     assert all(cells[(r["channel"], r["model"], "conversions")] == r["conversions"] for r in body["rows"])
 
-    funnel = page(signed_in, "funnel")
+    funnel = page(signed_in, "funnel", **window)
     assert ids(figure_svg(funnel, "funnel"), "series-current-") == {f"series-current-{k}" for k in range(4)}
-    dark = page(signed_in, "dark-funnel")
-    gap = api(signed_in, auth, "dark-funnel").json
+    dark = page(signed_in, "dark-funnel", **window)
+    gap = api(signed_in, auth, "dark-funnel", **window).json
     assert gap["answered"] > 0
     assert len(ids(figure_svg(dark, "first-touch"), "cell-first-touch-")) == (
         len(gap["first_touch_matrix"]["rows"]) * len(gap["first_touch_matrix"]["columns"]))
