@@ -26,7 +26,7 @@ from tracker.reports.params import (
     ReportParams,
     parse_params,
 )
-from tracker.reports.views import AttributionQuery, CommonQuery, FunnelQuery
+from tracker.reports.views import AttributionQuery, CommonQuery, FunnelQuery, query_names
 
 __all__ = ["REPORTS", "ReportSpec", "chart_figure", "csv_table", "form_values", "get_spec", "page_context",
            "query_pairs"]
@@ -40,7 +40,7 @@ MODEL_LABELS = {"first_touch": "First touch", "last_touch": "Last touch", "last_
 
 def _schema_names(schema: type) -> tuple[str, ...]:
     """The API's query parameter names for a report, without ``format`` (a page is HTML; downloads are links)."""
-    return tuple(f.data_key or name for name, f in schema().fields.items() if name != "format")
+    return tuple(name for name in query_names(schema) if name != "format")
 
 
 @dataclass(frozen=True)

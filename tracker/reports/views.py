@@ -27,7 +27,7 @@ def _field(description: str, **kwargs: Any) -> String:
     return String(metadata={"description": description}, **kwargs)
 
 
-def _names(schema: type[Schema]) -> list[str]:
+def query_names(schema: type[Schema]) -> list[str]:
     """The query parameter names a schema documents (``from`` is the data key of ``from_``)."""
     return [f.data_key or name for name, f in schema().fields.items()]
 
@@ -95,7 +95,7 @@ def _answer(report: dict[str, Any], name: str) -> Any:
 def attribution(query: dict[str, Any]) -> Any:
     """Attribution report"""
     settings = _settings()
-    params = parse_params(_raw_query(), settings, allowed=_names(AttributionQuery))
+    params = parse_params(_raw_query(), settings, allowed=query_names(AttributionQuery))
     return _answer(service.attribution_report(db_session(), settings, params), "attribution")
 
 
@@ -108,7 +108,7 @@ def attribution(query: dict[str, Any]) -> Any:
 def dark_funnel(query: dict[str, Any]) -> Any:
     """Dark-funnel report"""
     settings = _settings()
-    params = parse_params(_raw_query(), settings, allowed=_names(CommonQuery))
+    params = parse_params(_raw_query(), settings, allowed=query_names(CommonQuery))
     return _answer(service.dark_funnel_report(db_session(), settings, params), "dark-funnel")
 
 
@@ -121,5 +121,5 @@ def dark_funnel(query: dict[str, Any]) -> Any:
 def funnel(query: dict[str, Any]) -> Any:
     """Funnel report"""
     settings = _settings()
-    params = parse_params(_raw_query(), settings, allowed=_names(FunnelQuery), default_models=FUNNEL_MODELS)
+    params = parse_params(_raw_query(), settings, allowed=query_names(FunnelQuery), default_models=FUNNEL_MODELS)
     return _answer(service.funnel_report(db_session(), settings, params), "funnel")
