@@ -14,6 +14,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from accounts_support import PASSWORD, make_account
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
@@ -46,16 +47,17 @@ def serve(server: Any, name: str) -> threading.Thread:
 @contextmanager
 def live_app(tmp_path: Path, name: str,
              prepare: Callable[[Any], None] | None = None) -> Iterator[SimpleNamespace]:
-    """The real app on 127.0.0.1 (a free port), a migrated SQLite file and one API key.
+    """The real app on 127.0.0.1 (a free port), a migrated SQLite file, one admin account and its API key.
 
     ``prepare(app)`` runs before the server answers (for example to load the demo data).
-    Yields ``url``, ``key`` and ``app``.
+    Yields ``url``, ``email`` and ``password`` (to sign in), ``key`` and ``app``.
     """
     url = f"sqlite:///{tmp_path / f'{name}.db'}"
     engine = make_engine(url)
     upgrade(engine)
     with Session(engine) as session:
-        _, key = create_key(session, "browser test")
+        admin = make_account(session, "admin", email="admin@example.com", password=PASSWORD)
+        _, key = create_key(session, admin, "browser test")
     engine.dispose()
 
     holder: dict[str, Any] = {}
@@ -69,7 +71,7 @@ def live_app(tmp_path: Path, name: str,
         prepare(app)
     thread = serve(server, f"{name}-live-server")
     try:
-        yield SimpleNamespace(url=base, key=key, app=app)
+        yield SimpleNamespace(url=base, key=key, email=admin.email, password=PASSWORD, app=app)
     finally:
         server.shutdown()
         thread.join(timeout=10)

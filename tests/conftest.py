@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from accounts_support import make_key
 from browser_support import require_browser
 
 import tracker.models  # noqa: F401
 from tracker import create_app
-from tracker.auth.service import create_key
 from tracker.config import normalise_database_url
 from tracker.db import Base, get_db, make_engine
 from tracker.migrate import upgrade
@@ -114,9 +114,9 @@ def session(app: Any) -> Iterator[Any]:
 
 @pytest.fixture
 def api_key(app: Any) -> str:
+    """A key of a new admin account (admins may do everything)."""
     with get_db(app).Session() as s:
-        _, plain = create_key(s, "tests")
-    return plain
+        return make_key(s, "admin")
 
 
 @pytest.fixture

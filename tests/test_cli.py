@@ -1,4 +1,4 @@
-"""The ``tracker`` command line through Flask's CLI runner: keys, campaigns, links, sheets, exports, db."""
+"""The ``tracker`` command line through Flask's CLI runner: campaigns, links, sheets, exports, db."""
 from __future__ import annotations
 
 import csv
@@ -50,42 +50,6 @@ def out_dir(tmp_path):
     path = tmp_path / "out"
     path.mkdir()
     return path
-
-
-# ---- keys -------------------------------------------------------------------------------------------
-def test_keys_create_list_revoke(runner, client):
-    created = ok(runner.invoke(args=["keys", "create", "--name", "x"]))
-    key = created.stdout.strip()
-    assert re.fullmatch(r"trk_[0-9a-f]{8}_[A-Za-z0-9_-]{32}", key)
-    assert "cannot be shown again" in created.stderr and key not in created.stderr
-    prefix = key.split("_")[1]
-    bearer = {"Authorization": f"Bearer {key}"}
-    assert client.get("/api/v1/links", headers=bearer).status_code == 200
-
-    listed = ok(runner.invoke(args=["keys", "list"])).stdout
-    (line,) = listed.strip().splitlines()
-    assert line.split("\t")[1:4] == [prefix, "active", "x"]
-    secret = key.split("_", 2)[2]  # the secret itself may contain "_"
-    assert key not in listed and secret not in listed
-
-    assert ok(runner.invoke(args=["keys", "revoke", prefix])).stdout.strip() == f"key {prefix} revoked"
-    assert client.get("/api/v1/links", headers=bearer).status_code == 401
-    assert "\trevoked\t" in ok(runner.invoke(args=["keys", "list"])).stdout
-
-
-def test_keys_revoke_by_id_and_unknown_key(runner, client):
-    key = ok(runner.invoke(args=["keys", "create", "--name", "ci"])).stdout.strip()
-    key_id = ok(runner.invoke(args=["keys", "list"])).stdout.split("\t")[0]
-    ok(runner.invoke(args=["keys", "revoke", key_id]))
-    assert client.get("/api/v1/links", headers={"Authorization": f"Bearer {key}"}).status_code == 401
-    missing = runner.invoke(args=["keys", "revoke", "deadbeef"])
-    assert missing.exit_code == 1 and "no API key deadbeef (key)" in missing.output
-
-
-def test_keys_create_needs_a_name(runner):
-    result = runner.invoke(args=["keys", "create", "--name", "  "])
-    assert result.exit_code == 1 and "name is required" in result.output and "(name)" in result.output
-    assert runner.invoke(args=["keys", "create"]).exit_code == 2  # click: missing option
 
 
 # ---- campaigns and links ----------------------------------------------------------------------------

@@ -65,10 +65,11 @@ def test_the_raw_customer_key_is_never_stored(client, auth, session):
 def test_currency_needs_a_configured_rate(make_app, session):
     app = make_app(currency_rates=("EUR=11.6",))
     client = app.test_client()
-    from tracker.auth.service import create_key
+    from accounts_support import make_key
+
     from tracker.db import get_db
     with get_db(app).Session() as s:
-        _, plain = create_key(s, "t")
+        plain = make_key(s, "admin")
     auth = {"Authorization": f"Bearer {plain}"}
     resp = client.post("/api/v1/conversions", json=conversion(value="100", currency="eur"), headers=auth)
     assert resp.status_code == 201, resp.json

@@ -217,13 +217,13 @@ def test_a_click_is_one_touch_and_its_landing_visit_none(make_app, auth_for, mak
 
 @pytest.fixture
 def auth_for():
-    from tracker.auth.service import create_key
+    from accounts_support import bearer, make_key
+
     from tracker.db import get_db
 
     def make(app: Any) -> dict[str, str]:
         with get_db(app).Session() as s:
-            _, plain = create_key(s, "tests")
-        return {"Authorization": f"Bearer {plain}"}
+            return bearer(make_key(s, "admin"))
     return make
 
 

@@ -18,10 +18,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import sqlalchemy as sa
+from accounts_support import make_key
 from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, serve
 from werkzeug.serving import make_server
 
-from tracker.auth.service import create_key
 from tracker.conversions.models import Conversion
 from tracker.db import get_db
 from tracker.people.models import Identity
@@ -81,7 +81,7 @@ def sites(playwright_api: Any, make_app: Callable[..., Any]) -> Iterator[SimpleN
     service_url = f"http://127.0.0.1:{service.server_port}"
     app = holder["app"] = make_app(public_base_url=service_url, landing_origins=(landing_url,))
     with get_db(app).Session() as session:
-        _, key = create_key(session, "snippet browser test")
+        key = make_key(session, "admin")
     threads = [serve(landing, "landing-site"), serve(service, "tracker-service")]
     try:
         yield SimpleNamespace(app=app, key=key, service=service_url, landing=landing_url, requests=requests)

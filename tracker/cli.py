@@ -47,11 +47,16 @@ def _session():  # type: ignore[no-untyped-def]
 
 
 def register_commands(app: Flask) -> None:
+    from tracker.auth.cli import register as register_auth_commands
     from tracker.reports.cli import report_cli
-    for group in (db_cli, keys_cli, links_cli, campaigns_cli, qr_cli, export_cli, import_cli, spool_cli, report_cli):
+    register_auth_commands(app)
+    for group in (db_cli, links_cli, campaigns_cli, qr_cli, export_cli, import_cli, spool_cli, report_cli):
         app.cli.add_command(group)
     app.cli.add_command(serve)
     app.cli.add_command(demo)
+    from tracker.privacy.cli import people_cli, retention_cli
+    app.cli.add_command(people_cli)
+    app.cli.add_command(retention_cli)
 
 
 # ---- db ---------------------------------------------------------------------------------------
@@ -66,44 +71,6 @@ def db_upgrade() -> None:
     engine = get_db().engine
     upgrade(engine)
     click.echo(f"database {engine.url.render_as_string(hide_password=True)} at revision {current_revision(engine)}")
-
-
-# ---- keys -------------------------------------------------------------------------------------
-keys_cli = AppGroup("keys", help="API keys.")
-
-
-@keys_cli.command("create")
-@click.option("--name", required=True, help="Who or what the key is for.")
-@domain_errors
-def keys_create(name: str) -> None:
-    """Create an API key and print it (shown only this once)."""
-    from tracker.auth.service import create_key
-    with _session() as session:
-        key, plain = create_key(session, name)
-    click.echo(plain)
-    click.echo(f"key {key.prefix} ({name}) created; it is stored hashed and cannot be shown again.", err=True)
-
-
-@keys_cli.command("list")
-def keys_list() -> None:
-    """List API keys (never the keys themselves)."""
-    from tracker.auth.service import list_keys
-    with _session() as session:
-        for key in list_keys(session):
-            state = "revoked" if key.revoked_at else "active"
-            used = key.last_used_at.isoformat() if key.last_used_at else "never"
-            click.echo(f"{key.id}\t{key.prefix}\t{state}\t{key.name}\tlast used {used}")
-
-
-@keys_cli.command("revoke")
-@click.argument("key")
-@domain_errors
-def keys_revoke(key: str) -> None:
-    """Revoke a key by id or prefix."""
-    from tracker.auth.service import revoke_key
-    with _session() as session:
-        revoked = revoke_key(session, key)
-    click.echo(f"key {revoked.prefix} revoked")
 
 
 # ---- campaigns and links ----------------------------------------------------------------------
@@ -308,13 +275,17 @@ SERVE_THREADS = 4  # per worker; bench/redirect measures the servers with the sa
 @with_appcontext
 def serve(host: str, port: int, workers: int, server: str, threads: int) -> None:
     """Serve with a production WSGI server (granian by default; see README benchmark)."""
-    from tracker.auth.service import create_key, has_keys
+    from tracker.auth.service import bootstrap_admin
     app = current_app
     settings = app.config["SETTINGS"]
     with _session() as session:
-        if not has_keys(session):
-            _, plain = create_key(session, "admin")
-            click.echo(f"First start: created an admin API key (shown only once):\n\n    {plain}\n")
+        first = bootstrap_admin(session)
+        if first is not None:
+            account, password, key = first
+            click.echo(f"First start: created the admin account {account.email} (shown only once):\n\n"
+                       f"    password  {password}\n    API key   {key}\n\n"
+                       "Sign in to the pages with the e-mail and password; create people's own accounts with "
+                       "`tracker accounts create`.\n")
     app.extensions["tracker.redirects"]["spool"].replay_orphans()
     click.echo(f"Tracker serving on http://{host}:{port}/  (public base URL {settings.public_base_url})",
                err=False)
