@@ -8,7 +8,7 @@ from typing import Any
 
 from apiflask import APIFlask
 from apiflask.exceptions import HTTPError
-from flask import Response, jsonify, request
+from flask import Response, jsonify
 from sqlalchemy.exc import IntegrityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -147,17 +147,5 @@ def _register_blueprints(app: APIFlask) -> None:
 
 
 def _register_headers(app: APIFlask) -> None:
-    @app.after_request
-    def security_headers(resp: Response) -> Response:
-        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
-        if "frame-ancestors 'self'" not in resp.headers.get("Content-Security-Policy", ""):
-            resp.headers.setdefault("X-Frame-Options", "DENY")  # /ask opens frame-ancestors to landing sites
-        resp.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-        if resp.mimetype == "text/html":
-            resp.headers.setdefault(
-                "Content-Security-Policy",
-                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-                "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
-        if request.path.startswith("/api/"):
-            resp.headers.setdefault("Cache-Control", "no-store")
-        return resp
+    from tracker.security import register
+    register(app)  # security headers on every answer (the redirect handler sends the same)

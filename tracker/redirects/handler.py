@@ -30,13 +30,13 @@ from tracker.db import utcnow
 from tracker.links.service import normalise_code
 from tracker.redirects.cache import LinkCache, LinkSnapshot
 from tracker.redirects.spool import Spool
+from tracker.security import base_headers
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
-# Security headers every redirect answer carries (the Flask app adds the same to its own responses).
-BASE_HEADERS = [("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"),
-                ("Cache-Control", "no-store, private")]
+# The small pages (404, 410, bad host) only carry inline styles. Every answer carries this policy and
+# the headers of tracker.security.base_headers, as the Flask app's answers do.
 PAGE_CSP = ("default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; "
             "form-action 'none'")
 EXPIRES = re.compile(r"; Expires=[^;]*")
@@ -82,6 +82,10 @@ class Redirector:
         cookie = EXPIRES.sub("", cookie)  # the date dump_cookie derives from max_age would go stale
         self.cookie_prefix, _, self.cookie_suffix = cookie.partition(marker)
         self._templates = flask_app.jinja_env
+        # Security headers, built once; a Referrer-Policy given per answer replaces the default one.
+        self.base_headers = [*base_headers(settings), ("X-Frame-Options", "DENY"),
+                             ("Content-Security-Policy", PAGE_CSP), ("Cache-Control", "no-store, private")]
+        self.base_headers_own_referrer = [h for h in self.base_headers if h[0] != "Referrer-Policy"]
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path: str = environ.get("PATH_INFO", "")
@@ -155,11 +159,12 @@ class Redirector:
     def _page(self, template: str, **context: Any) -> bytes:
         return self._templates.get_template(template).render(**context).encode()
 
-    @staticmethod
-    def _answer(start_response: StartResponse, status: int, headers: list[tuple[str, str]],
+    def _answer(self, start_response: StartResponse, status: int, headers: list[tuple[str, str]],
                 body: bytes) -> list[bytes]:
-        out = [*BASE_HEADERS, *headers, ("Content-Length", str(len(body)))]
+        own_referrer = headers and headers[0][0] == "Referrer-Policy"
+        out = [*(self.base_headers_own_referrer if own_referrer else self.base_headers), *headers,
+               ("Content-Length", str(len(body)))]
         if body:
-            out += [("Content-Type", "text/html; charset=utf-8"), ("Content-Security-Policy", PAGE_CSP)]
+            out.append(("Content-Type", "text/html; charset=utf-8"))
         start_response(STATUS[status], out)
         return [body]

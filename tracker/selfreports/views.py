@@ -23,6 +23,7 @@ from tracker.db import db_session
 from tracker.errors import ValidationError
 from tracker.selfreports import service
 from tracker.selfreports.answers import LANGUAGES
+from tracker.security import framed_csp
 
 bp = APIBlueprint("selfreports", __name__, tag="Self-reported sources")
 
@@ -65,10 +66,7 @@ def _language() -> str:
 
 def _framed(resp: Response) -> Response:
     """Let the landing sites frame the form; nothing else may (frame-ancestors, no X-Frame-Options)."""
-    ancestors = " ".join(("'self'", *_settings().landing_origins))
-    resp.headers["Content-Security-Policy"] = (
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-        f"frame-ancestors {ancestors}; base-uri 'none'; form-action 'self'")
+    resp.headers["Content-Security-Policy"] = framed_csp(_settings().landing_origins)
     resp.headers["Cache-Control"] = "no-store"
     return resp
 
