@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -70,14 +71,18 @@ def create_app(config: Mapping[str, Any] | None = None, settings: Settings | Non
 
 
 def _init_redirects(app: APIFlask, settings: Settings) -> None:
+    from tracker.privacy.retention import RetentionScheduler
     from tracker.redirects.cache import LinkCache
     from tracker.redirects.capture import write_batch
     from tracker.redirects.handler import Redirector
     from tracker.redirects.spool import Spool
 
     db = get_db(app)
+    retention = RetentionScheduler(db.Session, settings, settings.spool_path / "retention.lock")
 
     def writer(records: list[dict[str, Any]]) -> int:
+        if app.config["SPOOL_BACKGROUND"] and threading.current_thread() is not threading.main_thread():
+            retention.ensure()  # from a drain thread: the daily purge of raw clicks (click_retention_days)
         with db.Session() as session:
             return write_batch(session, records, settings.tz)
 
@@ -140,6 +145,8 @@ def _register_blueprints(app: APIFlask) -> None:
     app.register_blueprint(qr_bp)
     app.register_blueprint(conversions_bp)
     app.register_blueprint(people_bp)
+    from tracker.privacy.views import bp as privacy_bp
+    app.register_blueprint(privacy_bp)
     app.register_blueprint(selfreports_bp)
     app.register_blueprint(touchpoints_bp)
     app.register_blueprint(reports_bp)

@@ -54,6 +54,9 @@ def register_commands(app: Flask) -> None:
         app.cli.add_command(group)
     app.cli.add_command(serve)
     app.cli.add_command(demo)
+    from tracker.privacy.cli import people_cli, retention_cli
+    app.cli.add_command(people_cli)
+    app.cli.add_command(retention_cli)
 
 
 # ---- db ---------------------------------------------------------------------------------------

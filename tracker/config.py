@@ -101,6 +101,10 @@ class Settings:
     currency_rates: tuple[str, ...] = ()  # "EUR=11.60": one EUR is 11.60 of the reporting currency
     answers_file: str = "answers.toml"
     collect_rate_limit: str = "120 per minute"
+    # Privacy (tracker/privacy, README "Privacy").
+    ip_hash_rotation: str = "daily"  # "daily": the IP hash key changes at 00:00 UTC; "never": one key
+    cookieless: bool = False  # no visitor cookie on redirects, nothing stored in the browser by /t.js
+    click_retention_days: int = 0  # raw clicks and visits older than this are purged (0: keep forever)
     instance_path: str = "instance"
     taxonomy: Taxonomy = field(default=None)  # type: ignore[assignment]
     answers: AnswerBook = field(default=None)  # type: ignore[assignment]
@@ -234,6 +238,10 @@ def load_settings(
     values["landing_origins"] = tuple(o.rstrip("/") for o in values.get("landing_origins", ()))
     if not values.get("funnel", defaults["funnel"]):
         raise ConfigError("funnel must list at least one conversion type")
+    if values.get("ip_hash_rotation", defaults["ip_hash_rotation"]) not in ("daily", "never"):
+        raise ConfigError(f"ip_hash_rotation must be daily or never, got {values['ip_hash_rotation']!r}")
+    if values.get("click_retention_days", 0) < 0:
+        raise ConfigError("click_retention_days must be 0 (keep for ever) or a number of days")
 
     taxonomy_path = config_dir / values.get("channels_file", defaults["channels_file"])
     try:

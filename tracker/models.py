@@ -3,10 +3,11 @@ from tracker.auth.models import ApiKey
 from tracker.conversions.models import Conversion
 from tracker.links.models import Campaign, CampaignCost, Link, LinkDestinationChange
 from tracker.people.models import Identity
+from tracker.privacy.models import ErasedId, RetentionMark
 from tracker.redirects.models import Click, LinkDailyStat, LinkVisitor, OrphanVisit
 from tracker.selfreports.models import AnswerRule, SelfReport
 from tracker.touchpoints.models import LandingVisit, OfflineTouch
 
-__all__ = ["AnswerRule", "ApiKey", "Campaign", "CampaignCost", "Click", "Conversion", "Identity",
+__all__ = ["AnswerRule", "ApiKey", "Campaign", "CampaignCost", "Click", "Conversion", "ErasedId", "Identity",
            "LandingVisit", "Link", "LinkDailyStat", "LinkDestinationChange", "LinkVisitor", "OfflineTouch",
-           "OrphanVisit", "SelfReport"]
+           "OrphanVisit", "RetentionMark", "SelfReport"]

@@ -17,6 +17,7 @@ from tracker.conversions.models import Conversion
 from tracker.db import begin_write
 from tracker.people.models import Identity
 from tracker.people.service import merge, new_person_id
+from tracker.privacy.erasure import drop_erased
 from tracker.redirects.models import Click, LinkDailyStat, LinkVisitor, OrphanVisit
 from tracker.selfreports.models import SelfReport
 from tracker.touchpoints.models import LandingVisit
@@ -69,6 +70,7 @@ def write_batch(session: Session, records: list[dict[str, Any]], tz: ZoneInfo) -
     """
     insert = _insert(session)
     begin_write(session)  # SQLite: take the write lock now (see _insert_new_visitors)
+    records = drop_erased(session, records)  # lines of people erased meanwhile bring nobody back
     clicks: list[dict[str, Any]] = []
     orphans: list[dict[str, Any]] = []
     for rec in records:

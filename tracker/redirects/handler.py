@@ -13,8 +13,6 @@ read to build it); ``Host`` is checked against ``trusted_hosts`` when that is se
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 import secrets
 from collections.abc import Callable, Iterable
@@ -28,6 +26,8 @@ from werkzeug.sansio.utils import host_is_trusted
 from tracker.config import Settings
 from tracker.db import utcnow
 from tracker.links.service import normalise_code
+from tracker.privacy.consent import opted_out
+from tracker.privacy.iphash import IpHasher
 from tracker.redirects.cache import LinkCache, LinkSnapshot
 from tracker.redirects.spool import Spool
 from tracker.security import base_headers
@@ -69,7 +69,8 @@ class Redirector:
         self.cache: LinkCache = state["cache"]
         self.spool: Spool = state["spool"]
         self.background: bool = state["background"]
-        self.ip_secret: bytes = state["ip_secret"]
+        self.ip_hash = IpHasher.from_settings(settings)
+        self.cookieless = settings.cookieless
         self.trusted_hosts = list(settings.trusted_hosts)
         self.cookie_name = settings.cookie_name
         # Set-Cookie is the same for every new visitor but for the value: build it once. Max-Age alone
@@ -118,18 +119,23 @@ class Redirector:
         record: dict[str, Any] = {
             "tid": tid, "ts": now.isoformat(), "via": via, "ref": referrer_host(environ.get("HTTP_REFERER")),
             "ua": environ.get("HTTP_USER_AGENT", "")[:1000] or None,
-            "ip": hmac.new(self.ip_secret, ip.encode(), hashlib.sha256).hexdigest()[:32] if ip else None,
+            "ip": self.ip_hash(ip, now),
         }
         if link is None:
             record.update(t="orphan", code=code)
             self.spool.append(record)  # a misprinted code shows up as an orphan visit
             return self._answer(start_response, 404, [], self._page("redirects/not_found.html", code=code))
 
-        visitor = self._visitor(environ)
         headers: list[tuple[str, str]] = [("Referrer-Policy", "no-referrer-when-downgrade")]
-        if visitor is None:
-            visitor = secrets.token_urlsafe(16)
-            headers.append(("Set-Cookie", self.cookie_prefix + visitor + self.cookie_suffix))
+        # DNT / GPC: counted, but no cookie, no tid, no visitor (README "Privacy").
+        private = opted_out(environ)
+        if private or self.cookieless:
+            visitor = None if private else self.ip_hash.visitor(ip, record["ua"], now)
+        else:
+            visitor = self._visitor(environ)
+            if visitor is None:
+                visitor = secrets.token_urlsafe(16)
+                headers.append(("Set-Cookie", self.cookie_prefix + visitor + self.cookie_suffix))
         live = link.live(now)
         record.update(link=link.id, vid=visitor, us=link.utm_source, um=link.utm_medium, uc=link.utm_campaign,
                       ut=link.utm_term, uo=link.utm_content,
@@ -137,7 +143,8 @@ class Redirector:
         self.spool.append(record)  # durable before we answer
 
         if live:
-            headers.append(("Location", link.location_before_tid + tid + link.location_after_tid))
+            headers.append(("Location", link.tracked_location if private else
+                            link.location_before_tid + tid + link.location_after_tid))
         elif link.fallback_location:
             headers.append(("Location", link.fallback_location))
         else:

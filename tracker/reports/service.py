@@ -30,6 +30,7 @@ from attribution.selfreports import TIE_WINDOW, tie_answers
 from tracker.config import Settings
 from tracker.conversions.models import Conversion
 from tracker.errors import ValidationError
+from tracker.privacy.retention import retention_note
 from tracker.reports.loading import (
     load_answers,
     load_conversions,
@@ -149,6 +150,7 @@ def attribution_report(session: Session, settings: Settings, params: ReportParam
         table = table[table[column].astype(str) == value]
     report["rows"] = _records(table)
     report["columns"] = ["model", *params.by, "conversions", "value", "share"]
+    _note_retention(report, session, settings, params.period.start - timedelta(days=params.lookback_days))
     return report
 
 
@@ -172,6 +174,7 @@ def dark_funnel_report(session: Session, settings: Settings, params: ReportParam
     report.update(gap.as_dict())
     report["csv"] = "by_channel"
     report["columns"] = ["self_reported_channel", "answered", "dark", "dark_share"]
+    _note_retention(report, session, settings, params.period.start - timedelta(days=params.lookback_days))
     return report
 
 
@@ -203,7 +206,16 @@ def funnel_report(session: Session, settings: Settings, params: ReportParams) ->
     report["rows"] = [{"period": p["label"], **row} for p in report["periods"] for row in p["stages"]]
     report["columns"] = ["period", *(["segment"] if params.segment else []), "stage", "people", "rate", "drop_off",
                          "overall"]
+    earliest = min(period.start for _, period in periods) - timedelta(days=params.lookback_days)
+    _note_retention(report, session, settings, earliest)
     return report
+
+
+def _note_retention(report: dict[str, Any], session: Session, settings: Settings, earliest: Any) -> None:
+    """Add ``retention`` when the report reads touches from before the retention cut-off (README "Privacy")."""
+    note = retention_note(session, settings, earliest)
+    if note is not None:
+        report["retention"] = note
 
 
 def _funnel_period(session: Session, settings: Settings, params: ReportParams, label: str,

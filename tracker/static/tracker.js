@@ -5,12 +5,19 @@
  * On load it sends a landing visit (tid and utm_* from the URL, the referrer) to POST /collect on
  * the server the script came from (or data-endpoint="https://.../collect"). A site visitor id is kept
  * first-party on the landing site (localStorage "trk_svid", else a cookie of that name).
+ * Nothing is stored in the browser when the service runs cookieless (the server sets COOKIELESS
+ * below when it serves this file) or the browser sends Do Not Track or Global Privacy Control: the
+ * visitor id then lives for one page view only. With DNT/GPC the click id is not sent either, and
+ * identify() and event() send nothing (they resolve false). README "Privacy".
  * Public API: tracker.identify(key) and tracker.event(type); both return a Promise of true/false.
  * Calls made before the script loaded can be queued in window.tracker.q as [method, argument].
  */
 (function (w, d) {
   "use strict";
   var KEY = "trk_svid";
+  var COOKIELESS = false;
+  var nav = w.navigator;
+  var OPTED_OUT = nav.doNotTrack === "1" || w.doNotTrack === "1" || nav.globalPrivacyControl === true;
   var UTMS = ["utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"];
   var script = d.currentScript;
   var endpoint = script && script.getAttribute("data-endpoint");
@@ -33,6 +40,7 @@
   }
 
   function visitorId() {
+    if (COOKIELESS || OPTED_OUT) { return newId(); }  // this page view only: nothing is stored
     var id = null;
     try { id = w.localStorage.getItem(KEY); } catch (e) { id = null; }
     if (!id || !/^[A-Za-z0-9_-]{16,64}$/.test(id)) { id = readCookie() || newId(); }
@@ -66,7 +74,7 @@
   var params = new URLSearchParams(w.location.search);
   var visit = { type: "visit", url: (w.location.origin + w.location.pathname).slice(0, 2000) };
   var tid = params.get("tid");
-  if (tid && /^[A-Za-z0-9_-]{20}$/.test(tid)) { visit.tid = tid; }
+  if (tid && !OPTED_OUT && /^[A-Za-z0-9_-]{20}$/.test(tid)) { visit.tid = tid; }
   for (var i = 0; i < UTMS.length; i++) {
     var v = clip(params.get(UTMS[i]), 100);
     if (v) { visit[UTMS[i]] = v; }
@@ -82,10 +90,10 @@
     siteVisitorId: svid,
     identify: function (key) {
       key = clip(String(key == null ? "" : key), 320);
-      return key ? send({ type: "identify", customer_key: key }) : Promise.resolve(false);
+      return key && !OPTED_OUT ? send({ type: "identify", customer_key: key }) : Promise.resolve(false);
     },
     event: function (type) {
-      return send({ type: "event", event: String(type) });
+      return OPTED_OUT ? Promise.resolve(false) : send({ type: "event", event: String(type) });
     }
   };
   w.tracker = api;

@@ -13,14 +13,18 @@
   conversion of value 0 with the external id ``site:<site visitor id>`` (once per visitor and type).
 
 Nothing sent here is trusted for money: no record has a value field. Every record stitches
-``("site", site_visitor_id)`` with its other ids. Raw IP addresses are never stored (keyed hash).
+``("site", site_visitor_id)`` with its other ids. Raw IP addresses are never stored (keyed hash,
+:mod:`tracker.privacy.iphash`).
+
+A request with ``DNT: 1`` or ``Sec-GPC: 1`` (``private``) is counted but tied to nobody: a visit is
+stored under a one-off site visitor id without its ``tid``, and ``identify`` and ``event`` records are
+not stored (README "Privacy").
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import re
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -36,11 +40,12 @@ from tracker.conversions.models import Conversion
 from tracker.db import utcnow
 from tracker.errors import DomainError, ValidationError
 from tracker.people.service import customer_hash, person_of_click, stitch
+from tracker.privacy.iphash import IpHasher
 from tracker.redirects.capture import parse_device
 from tracker.touchpoints.models import LandingVisit
 
-__all__ = ["MAX_BODY_BYTES", "RECORD_TYPES", "Collected", "RateLimited", "collect", "ip_hash",
-           "landing_channel", "parse_body", "referrer_channel"]
+__all__ = ["MAX_BODY_BYTES", "RECORD_TYPES", "Collected", "RateLimited", "collect", "landing_channel",
+           "parse_body", "referrer_channel"]
 
 MAX_BODY_BYTES = 4096
 MAX_URL = 2000
@@ -76,16 +81,14 @@ class RateLimited(DomainError):
 
 @dataclass(frozen=True)
 class Collected:
-    """What one record became: its type, the person and (for visits) whether it is a touch."""
+    """What one record became: its type, the person and (for visits) whether it is a touch.
+
+    ``person_id`` is None for an ``identify`` or ``event`` record that was not stored (DNT / GPC).
+    """
 
     type: str
-    person_id: str
+    person_id: str | None
     is_touch: bool | None = None
-
-
-def ip_hash(ip: str | None, secret: bytes) -> str | None:
-    """The keyed hash of a client IP, as redirects store it (the raw address is never kept)."""
-    return hmac.new(secret, ip.encode(), hashlib.sha256).hexdigest()[:32] if ip else None
 
 
 def parse_body(raw: bytes) -> dict[str, Any]:
@@ -156,7 +159,7 @@ def _validate(data: Mapping[str, Any], settings: Settings) -> tuple[str, str, st
 
 
 def collect(session: Session, settings: Settings, secret: bytes, data: Mapping[str, Any],
-            user_agent: str | None, ip: str | None) -> Collected:
+            user_agent: str | None, ip: str | None, private: bool = False) -> Collected:
     """Validate one record from the snippet, store it and stitch its ids; commit.
 
     Parameters
@@ -165,6 +168,8 @@ def collect(session: Session, settings: Settings, secret: bytes, data: Mapping[s
         The decoded body (see the module docstring for the fields of each type).
     user_agent, ip:
         From the request; the agent is parsed for the bot flag, the IP is only stored hashed.
+    private:
+        The request carried ``DNT: 1`` or ``Sec-GPC: 1`` (see the module docstring).
 
     Raises
     ------
@@ -174,6 +179,10 @@ def collect(session: Session, settings: Settings, secret: bytes, data: Mapping[s
     """
     kind, site, tid = _validate(data, settings)
     now = utcnow()
+    if private:
+        if kind != "visit":
+            return Collected(kind, None)
+        site, tid = secrets.token_urlsafe(16), None  # counted, tied to nobody
     keys = [("site", site)]
     persons = [person_of_click(session, tid)] if tid else []
     result: Collected
@@ -189,7 +198,7 @@ def collect(session: Session, settings: Settings, secret: bytes, data: Mapping[s
         session.add(LandingVisit(
             ts=now, person_id=person, site_visitor_id=site, tid=tid, is_touch=is_touch,
             page=f"{host}{path}"[:500], referrer_host=ref_host, **utms, user_agent=agent,
-            is_bot=parse_device(agent).is_bot, ip_hash=ip_hash(ip, secret)))
+            is_bot=parse_device(agent).is_bot, ip_hash=IpHasher.from_settings(settings)(ip, now)))
         result = Collected(kind, person, is_touch)
     elif kind == "identify":
         raw = data.get("customer_key")

@@ -19,11 +19,14 @@ from flask_limiter.errors import RateLimitExceeded
 from tracker.config import Settings
 from tracker.db import get_db
 from tracker.errors import DomainError, Forbidden
-from tracker.touchpoints.collect import MAX_BODY_BYTES, RateLimited, collect, ip_hash, parse_body
+from tracker.privacy.consent import opted_out
+from tracker.privacy.iphash import IpHasher
+from tracker.touchpoints.collect import MAX_BODY_BYTES, RateLimited, collect, parse_body
 
 bp = APIBlueprint("touchpoints", __name__)
 
 SNIPPET = Path(__file__).resolve().parent.parent / "static" / "tracker.js"
+COOKIELESS_OFF, COOKIELESS_ON = b"var COOKIELESS = false;", b"var COOKIELESS = true;"
 SNIPPET_MAX_AGE = 3600  # browsers and CDNs may keep the snippet an hour
 PREFLIGHT_MAX_AGE = 86400
 EXTENSION = "tracker.touchpoints"
@@ -33,11 +36,13 @@ EXTENSION = "tracker.touchpoints"
 def _setup(state: BlueprintSetupState) -> None:
     """Give the app its own rate limiter (in-memory counters: one set per app and worker process)."""
     app = state.app
-    secret: bytes = app.extensions["tracker.redirects"]["ip_secret"]
-    limiter = Limiter(key_func=lambda: ip_hash(request.remote_addr, secret) or "-", app=app,
+    hasher = IpHasher.from_settings(app.config["SETTINGS"])
+    limiter = Limiter(key_func=lambda: hasher(request.remote_addr) or "-", app=app,
                       storage_uri="memory://", strategy="moving-window", headers_enabled=False,
                       key_prefix="collect")
     body = SNIPPET.read_bytes()
+    if app.config["SETTINGS"].cookieless:  # README "Privacy": the snippet then stores nothing
+        body = body.replace(COOKIELESS_OFF, COOKIELESS_ON, 1)
     app.extensions[EXTENSION] = {"limiter": limiter, "snippet": body,
                                  "snippet_etag": hashlib.sha256(body).hexdigest()[:20]}
 
@@ -125,7 +130,7 @@ def collect_post() -> Any:
     secret: bytes = current_app.extensions["tracker.redirects"]["ip_secret"]
     with get_db(current_app).Session() as session:
         collect(session, settings, secret, parse_body(raw), request.headers.get("User-Agent"),
-                request.remote_addr)
+                request.remote_addr, private=opted_out(request.environ))
     return Response(status=204, mimetype="text/plain")
 
 
