@@ -11,8 +11,10 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from accounts_support import bearer, make_key
 from werkzeug.routing import AnyConverter, IntegerConverter
 
+from tracker.db import get_db
 from tracker.security import HSTS
 
 ORIGIN = "https://www.example.com"
@@ -187,11 +189,8 @@ def test_no_parameter_or_header_changes_where_a_redirect_goes(make_app: Any, pro
 
 
 def _admin(app: Any) -> dict[str, str]:
-    from tracker.auth.service import create_key
-    from tracker.db import get_db
-
     cache = app.extensions.setdefault("tests.admin", {})
     if "key" not in cache:
         with get_db(app).Session() as s:
-            cache["key"] = create_key(s, "security tests")[1]
-    return {"Authorization": f"Bearer {cache['key']}"}
+            cache["key"] = make_key(s, "admin")
+    return bearer(cache["key"])

@@ -24,6 +24,8 @@ from typing import Any
 from flask import Flask, Response, request
 
 from tracker.config import Settings
+from tracker.errors import DomainError, ValidationError
+from tracker.inputs import nul_field
 
 __all__ = ["ERROR_SCHEMA", "HSTS", "PAGE_CSP", "RESOURCE_CSP", "base_headers", "framed_csp", "register"]
 
@@ -54,6 +56,9 @@ COMMON_ERRORS = {"400": "The request cannot be read (for example a body that is 
 BODY_ERRORS = {"413": "The body is larger than the service accepts"}
 WRITE_ERRORS = {"409": "The change conflicts with existing data"}
 AUTH_ERRORS = {"403": "The key's role may not do this"}
+# Query parameters naming something stored: an unknown one answers 404 (path parameters are documented
+# by APIFlask itself).
+REFERENCE_PARAMETERS = frozenset({"campaign", "link", "person_id", "conversion"})
 
 
 def base_headers(settings: Settings) -> list[tuple[str, str]]:
@@ -103,16 +108,36 @@ def _document_errors(spec: dict[str, Any]) -> dict[str, Any]:
                 extra.update(WRITE_ERRORS)
             if operation.get("security"):
                 extra.update(AUTH_ERRORS)
+            if any(p.get("in") == "query" and p.get("name") in REFERENCE_PARAMETERS
+                   for p in operation.get("parameters", [])):
+                extra["404"] = "A query parameter names something that does not exist"
             responses = operation.setdefault("responses", {})
             for status, description in extra.items():
                 responses.setdefault(status, {"description": description, "content": content})
     return spec
 
 
+def _refuse_nul() -> None:
+    """Refuse NUL characters in the path, query, form or JSON body before any view reads them."""
+    if "\x00" in request.path:
+        raise DomainError("the URL contains a NUL character", "path")
+    for source in (request.args, request.form if request.mimetype != "application/json" else {}):
+        for name, value in source.items(multi=True) if source else ():
+            if "\x00" in name or "\x00" in value:
+                raise ValidationError(f"{name.replace(chr(0), '')} contains a NUL character", name.replace("\x00", ""))
+    if request.is_json and request.path.startswith("/api/"):  # /collect reads and checks its own stream
+        field = nul_field(request.get_json(silent=True))
+        if field is not None:
+            field = field.replace("\x00", "")
+            raise ValidationError(f"{field} contains a NUL character", field)
+
+
 def register(app: Flask) -> None:
-    """Add the security headers to every Flask answer and the error answers to the OpenAPI document."""
+    """Add the security headers to every Flask answer and the error answers to the OpenAPI document,
+    and refuse NUL characters in every request."""
     settings: Settings = app.config["SETTINGS"]
     headers = base_headers(settings)
+    app.before_request(_refuse_nul)
     app.config["HTTP_ERROR_SCHEMA"] = ERROR_SCHEMA
     app.config["VALIDATION_ERROR_SCHEMA"] = ERROR_SCHEMA
     app.after_request(lambda resp: _secure(resp, headers))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -22,6 +22,7 @@ from tracker.config import Settings
 from tracker.conversions.models import Conversion
 from tracker.db import begin_write, utcnow
 from tracker.errors import Conflict, ValidationError
+from tracker.inputs import to_utc
 from tracker.people.service import resolve_ids, stitch
 from tracker.selfreports.models import SelfReport
 
@@ -70,7 +71,7 @@ def parse_timestamp(value: object, now: datetime) -> datetime:
         raise ValidationError("ts must be an ISO 8601 time like 2026-05-31T18:00:00+02:00", "ts") from None
     if parsed.tzinfo is None:
         raise ValidationError("ts needs a UTC offset (e.g. +02:00, or Z for UTC)", "ts")
-    parsed = parsed.astimezone(UTC)
+    parsed = to_utc(parsed, "ts")
     if parsed > now + FUTURE_SLACK:
         raise ValidationError("ts is in the future (more than 5 minutes ahead of the server's clock)", "ts")
     return parsed

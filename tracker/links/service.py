@@ -1,15 +1,13 @@
 """Campaign and link services: validation, UTM governance, duplicates, bulk CSV. Each commits once."""
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import re
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qsl
@@ -20,14 +18,15 @@ from sqlalchemy.orm import Session
 from tracker.config import Settings
 from tracker.db import begin_write, utcnow
 from tracker.errors import Conflict, NotFound, ValidationError
+from tracker.inputs import csv_records, nul_field, row_id, to_utc
 from tracker.links.models import LINK_KINDS, Campaign, CampaignCost, Link, LinkDestinationChange
-from tracker.links.urls import merge_query, normalise_tag, validate_url
+from tracker.links.urls import MAX_TAG, merge_query, normalise_tag, validate_tag, validate_url
 
 # No 0/o, 1/l/i: codes survive print, handwriting and being read aloud. Codes are case-insensitive.
 CODE_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
 CODE_LENGTH = 6
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
-MAX_TAG = 100
+MAX_BULK_ROWS = 10_000
 MAX_LABEL = 200
 LINK_FIELDS = ("destination", "campaign", "utm_source", "utm_medium", "utm_campaign", "utm_term",
                "utm_content", "extra_params", "kind", "label", "slug", "expires_at")
@@ -66,12 +65,7 @@ def _text(value: object, field_name: str, max_len: int, required: bool = False) 
 
 
 def _tag(value: object, field_name: str, required: bool = False) -> str | None:
-    tag = normalise_tag(value if value is None else str(value))
-    if required and not tag:
-        raise ValidationError(f"{field_name} is required", field_name)
-    if len(tag) > MAX_TAG:
-        raise ValidationError(f"{field_name} is longer than {MAX_TAG} characters", field_name)
-    return tag or None
+    return validate_tag(value, field_name, MAX_TAG, required=required)
 
 
 def _date(value: object, field_name: str) -> date | None:
@@ -98,7 +92,7 @@ def _datetime(value: object, field_name: str) -> datetime | None:
                                   field_name) from None
     if parsed.tzinfo is None:
         raise ValidationError(f"{field_name} needs a time zone (e.g. a trailing Z for UTC)", field_name)
-    return parsed.astimezone(UTC)
+    return to_utc(parsed, field_name)
 
 
 def _extra_params(value: object) -> dict[str, str]:
@@ -142,7 +136,8 @@ def _resolve_campaign(session: Session, value: object) -> Campaign:
         return value
     campaign: Campaign | None = None
     if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
-        campaign = session.get(Campaign, int(value))
+        number = row_id(value)
+        campaign = session.get(Campaign, number) if number is not None else None
     elif isinstance(value, str) and value.strip():
         campaign = session.scalar(sa.select(Campaign).where(Campaign.slug == normalise_tag(value)))
     if campaign is None:
@@ -197,8 +192,11 @@ def _ensure_unique_slug(session: Session, campaign: Campaign) -> None:
 
 
 def get_campaign(session: Session, campaign_id: int | str) -> Campaign:
-    campaign = session.get(Campaign, campaign_id) if str(campaign_id).isdigit() else session.scalar(
-        sa.select(Campaign).where(Campaign.slug == normalise_tag(str(campaign_id))))
+    if str(campaign_id).isdigit():
+        number = row_id(campaign_id)
+        campaign = session.get(Campaign, number) if number is not None else None
+    else:
+        campaign = session.scalar(sa.select(Campaign).where(Campaign.slug == normalise_tag(str(campaign_id))))
     if campaign is None:
         raise NotFound(f"campaign {campaign_id} does not exist", "campaign")
     return campaign
@@ -341,8 +339,8 @@ def create_link(session: Session, settings: Settings, data: Mapping[str, Any], f
 def get_link(session: Session, code_or_id: str | int) -> Link:
     code = str(code_or_id)
     link = session.scalar(sa.select(Link).where(Link.code == normalise_code(code)))
-    if link is None and code.isdigit():
-        link = session.get(Link, int(code))
+    if link is None and row_id(code) is not None:
+        link = session.get(Link, row_id(code))
     if link is None:
         raise NotFound(f"link {code_or_id} does not exist", "code")
     return link
@@ -400,27 +398,25 @@ class BulkResult:
 
 
 def parse_csv(text: str) -> Iterable[tuple[int, dict[str, str]]]:
-    """Yield (line number, row) for each CSV record; the header is line 1."""
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    if not reader.fieldnames:
+    """Yield (line number, row) for each CSV record; the header is line 1 (quoted newlines counted)."""
+    records = csv_records(text)
+    first = next(records, None)
+    if first is None:
         raise ValidationError("the CSV is empty: it needs a header row", "file")
-    names = [n.strip().lower() for n in reader.fieldnames]
+    names = [n.strip().lower() for n in first[1]]
     unknown = sorted(set(names) - set(LINK_FIELDS) - {"force"})
     if unknown:
         raise ValidationError(f"unknown CSV column(s): {', '.join(unknown)}; allowed: {', '.join(LINK_FIELDS)}",
                               "file")
     if "destination" not in names:
         raise ValidationError("the CSV header must have a destination column", "file")
-    reader.fieldnames = names
-    line = reader.line_num
-    for row in reader:
-        if None in row:
-            yield line + 1, {"__error__": "more values than header columns"}
+    if len(set(names)) != len(names):
+        raise ValidationError("the CSV header names a column twice", "file")
+    for line, values in records:
+        if len(values) > len(names):
+            yield line, {"__error__": f"{len(values)} values but {len(names)} header columns"}
         else:
-            values = {k: (v or "").strip() for k, v in row.items() if (v or "").strip() != ""}
-            if values:  # rows of empty cells (",,,", common in spreadsheet exports) are skipped
-                yield line + 1, values
-        line = reader.line_num
+            yield line, {k: v.strip() for k, v in zip(names, values, strict=False) if v.strip()}
 
 
 def bulk_create_links(session: Session, settings: Settings, text: str, *, atomic: bool = True,
@@ -430,16 +426,19 @@ def bulk_create_links(session: Session, settings: Settings, text: str, *, atomic
     Each row runs in a savepoint, so a bad row never leaves half its data behind.
     """
     result = BulkResult(atomic=atomic)
-    try:
-        rows = list(parse_csv(text))
-    except csv.Error as exc:
-        raise ValidationError(f"the CSV cannot be read: {exc}", "file") from None
+    rows = list(parse_csv(text))
     if not rows:
         raise ValidationError("the CSV has a header but no rows", "file")
+    if len(rows) > MAX_BULK_ROWS:
+        raise ValidationError(f"at most {MAX_BULK_ROWS} links per file: split it", "file")
     begin_write(session)
     for line, row in rows:
         if "__error__" in row:
             result.rejected.append({"line": line, "field": None, "message": row["__error__"]})
+            continue
+        nul = nul_field(row)
+        if nul is not None:  # PostgreSQL text cannot hold NUL
+            result.rejected.append({"line": line, "field": nul, "message": f"{nul} contains a NUL character"})
             continue
         savepoint = session.begin_nested()
         try:

@@ -31,6 +31,7 @@ from tracker.conversions.models import Conversion
 from tracker.conversions.service import MAX_EXTERNAL_ID, parse_timestamp
 from tracker.db import begin_write, utcnow
 from tracker.errors import Conflict, NotFound, ValidationError
+from tracker.inputs import row_id
 from tracker.people.service import resolve_ids, stitch
 from tracker.selfreports.answers import LANGUAGES, OTHER, Match, Matcher, fold
 from tracker.selfreports.models import AnswerRule, SelfReport
@@ -288,7 +289,7 @@ def add_rule(session: Session, settings: Settings, phrase: object, channel: obje
 
 def delete_rule(session: Session, rule_id: int) -> None:
     """Delete one analyst's rule; commit. Raise NotFound for an unknown id."""
-    rule = session.get(AnswerRule, rule_id)
+    rule = session.get(AnswerRule, rule_id) if row_id(rule_id) is not None else None
     if rule is None:
         raise NotFound(f"answer rule {rule_id} does not exist", "rule_id")
     session.delete(rule)

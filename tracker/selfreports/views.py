@@ -21,9 +21,9 @@ from tracker.auth.access import token_auth
 from tracker.config import Settings
 from tracker.db import db_session
 from tracker.errors import ValidationError
+from tracker.security import framed_csp
 from tracker.selfreports import service
 from tracker.selfreports.answers import LANGUAGES
-from tracker.security import framed_csp
 
 bp = APIBlueprint("selfreports", __name__, tag="Self-reported sources")
 

@@ -39,6 +39,7 @@ from tracker.config import Settings, Taxonomy
 from tracker.conversions.models import Conversion
 from tracker.db import utcnow
 from tracker.errors import DomainError, ValidationError
+from tracker.inputs import nul_field
 from tracker.people.service import customer_hash, person_of_click, stitch
 from tracker.privacy.iphash import IpHasher
 from tracker.redirects.capture import parse_device
@@ -106,6 +107,9 @@ def parse_body(raw: bytes) -> dict[str, Any]:
                               '{"type": "visit", "site_visitor_id": "...", "url": "https://..."}', None) from None
     if not isinstance(data, dict):
         raise ValidationError("the body must be a JSON object", None)
+    field = nul_field(data)
+    if field is not None:
+        raise ValidationError(f"{field} contains a NUL character", field)
     return data
 
 

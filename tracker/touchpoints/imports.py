@@ -7,13 +7,11 @@ rejected with their CSV line number; a re-import of the same rows adds nothing (
 """
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,8 +20,9 @@ from sqlalchemy.orm import Session
 from tracker.config import Settings
 from tracker.db import begin_write, utcnow
 from tracker.errors import ValidationError
+from tracker.inputs import csv_records, nul_field, row_id, to_utc
 from tracker.links.models import Campaign
-from tracker.links.urls import normalise_tag
+from tracker.links.urls import normalise_tag, validate_tag
 from tracker.people.service import customer_hash, stitch
 from tracker.touchpoints.models import OFFLINE_TOUCH_KINDS, OfflineTouch
 
@@ -35,6 +34,7 @@ ALIASES = {"email": "customer_key", "e_mail": "customer_key", "person_key": "cus
            "customer": "customer_key", "time": "ts", "timestamp": "ts", "date": "ts", "utm_source": "source"}
 MAX_ROWS = 100_000
 MAX_LABEL = 200
+MAX_CUSTOMER_KEY = 320  # the longest e-mail address
 FUTURE_SLACK = timedelta(minutes=5)
 
 
@@ -89,22 +89,16 @@ def _header(names: list[str]) -> list[str]:
 
 def parse_rows(text: str) -> Iterator[tuple[int, dict[str, str]]]:
     """Yield (line number, row) for each record; the header is line 1 (quoted newlines counted)."""
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    try:
-        first = next(reader, None)
-        if first is None or not any(c.strip() for c in first):
-            raise ValidationError("the CSV is empty: it needs a header row", "file")
-        columns = _header(first)
-        line = reader.line_num
-        for values in reader:
-            if any(v.strip() for v in values):  # rows of empty cells (spreadsheet exports) are skipped
-                if len(values) > len(columns):
-                    yield line + 1, {"__error__": f"{len(values)} values but {len(columns)} header columns"}
-                else:
-                    yield line + 1, {c: v.strip() for c, v in zip(columns, values, strict=False) if v.strip()}
-            line = reader.line_num
-    except csv.Error as exc:
-        raise ValidationError(f"the CSV cannot be read (line {reader.line_num}): {exc}", "file") from None
+    records = csv_records(text)
+    first = next(records, None)
+    if first is None:
+        raise ValidationError("the CSV is empty: it needs a header row", "file")
+    columns = _header(first[1])
+    for line, values in records:
+        if len(values) > len(columns):
+            yield line, {"__error__": f"{len(values)} values but {len(columns)} header columns"}
+        else:
+            yield line, {c: v.strip() for c, v in zip(columns, values, strict=False) if v.strip()}
 
 
 def _ts(raw: str | None, settings: Settings, now: datetime) -> datetime:
@@ -120,7 +114,7 @@ def _ts(raw: str | None, settings: Settings, now: datetime) -> datetime:
                               "2026-05-12", "ts") from None
     if parsed.tzinfo is None:  # spreadsheet times without offset: the report time zone
         parsed = parsed.replace(tzinfo=settings.tz)
-    parsed = parsed.astimezone(UTC)
+    parsed = to_utc(parsed, "ts")
     if parsed > now + FUTURE_SLACK:
         raise ValidationError("ts is in the future", "ts")
     return parsed
@@ -130,7 +124,9 @@ def _campaign(session: Session, raw: str | None, cache: dict[str, int]) -> int |
     if not raw:
         return None
     if raw not in cache:
-        found = (session.scalar(sa.select(Campaign.id).where(Campaign.id == int(raw))) if raw.isdigit() else
+        number = row_id(raw)
+        found = (session.scalar(sa.select(Campaign.id).where(Campaign.id == number)) if number is not None else
+                 None if raw.isdigit() else
                  session.scalar(sa.select(Campaign.id).where(Campaign.slug == normalise_tag(raw))))
         if found is None:
             raise ValidationError(f"campaign {raw!r} does not exist (give its id or slug)", "campaign")
@@ -151,6 +147,8 @@ def _touch(session: Session, settings: Settings, secret: bytes, row: dict[str, s
     key = row.get("customer_key")
     if not key:
         raise ValidationError("customer_key is required (an e-mail address or customer id)", "customer_key")
+    if len(key) > MAX_CUSTOMER_KEY:
+        raise ValidationError(f"customer_key is longer than {MAX_CUSTOMER_KEY} characters", "customer_key")
     chash = customer_hash(key, secret)
     ts = _ts(row.get("ts"), settings, now)
     kind = (row.get("kind") or "").lower()
@@ -167,9 +165,7 @@ def _touch(session: Session, settings: Settings, secret: bytes, row: dict[str, s
     label = row.get("label")
     if label is not None and len(label) > MAX_LABEL:
         raise ValidationError(f"label is longer than {MAX_LABEL} characters", "label")
-    source = normalise_tag(row["source"]) if row.get("source") else None
-    if source is not None and len(source) > 100:
-        raise ValidationError("source is longer than 100 characters", "source")
+    source = validate_tag(row.get("source"), "source")
     campaign_id = _campaign(session, row.get("campaign"), campaigns)
     kind = kind or "other"
     return OfflineTouch(dedupe_key=dedupe_key(chash, ts, kind, channel, campaign_id, label), ts=ts,
@@ -198,6 +194,10 @@ def import_touchpoints(session: Session, settings: Settings, secret: bytes, text
     for line, row in rows:
         if "__error__" in row:
             result.rejected.append({"line": line, "field": None, "message": row["__error__"]})
+            continue
+        nul = nul_field(row)
+        if nul is not None:  # PostgreSQL text cannot hold NUL
+            result.rejected.append({"line": line, "field": nul, "message": f"{nul} contains a NUL character"})
             continue
         try:
             touch = _touch(session, settings, secret, row, now, campaigns)
