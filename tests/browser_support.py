@@ -56,8 +56,9 @@ def live_app(tmp_path: Path, name: str,
     engine = make_engine(url)
     upgrade(engine)
     with Session(engine) as session:
-        admin = make_account(session, "admin", email="admin@example.com", password=PASSWORD)
+        admin = make_account(session, "admin", email="admin@example.com", can_sign_in=True)
         _, key = create_key(session, admin, "browser test")
+        email = admin.email
     engine.dispose()
 
     holder: dict[str, Any] = {}
@@ -71,7 +72,7 @@ def live_app(tmp_path: Path, name: str,
         prepare(app)
     thread = serve(server, f"{name}-live-server")
     try:
-        yield SimpleNamespace(url=base, key=key, email=admin.email, password=PASSWORD, app=app)
+        yield SimpleNamespace(url=base, key=key, email=email, password=PASSWORD, app=app)
     finally:
         server.shutdown()
         thread.join(timeout=10)

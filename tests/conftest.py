@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from accounts_support import make_key
+from accounts_support import make_key, sign_in_as
 from browser_support import require_browser
 
 import tracker.models  # noqa: F401
@@ -122,6 +122,34 @@ def api_key(app: Any) -> str:
 @pytest.fixture
 def auth(api_key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {api_key}"}
+
+
+@pytest.fixture
+def role_key(app: Any) -> Callable[..., str]:
+    """Factory: ``role_key(role, campaigns=None)`` makes an account of ``role`` (staff: assigned to
+    ``campaigns``, ids or slugs) and returns a Bearer key of it."""
+    def make(role: str, campaigns: list[str] | None = None) -> str:
+        with get_db(app).Session() as s:
+            return make_key(s, role, campaigns)
+    return make
+
+
+@pytest.fixture
+def page_client(app: Any) -> Callable[..., Any]:
+    """Factory: ``page_client(role="admin", campaigns=None)`` is a new test client signed in to the pages
+    as a new account of ``role``."""
+    def make(role: str = "admin", campaigns: list[str] | None = None) -> Any:
+        client = app.test_client()
+        sign_in_as(client, role, campaigns)
+        return client
+    return make
+
+
+@pytest.fixture
+def signed_in(client: Any) -> Any:
+    """``client`` signed in to the pages as an admin."""
+    sign_in_as(client, "admin")
+    return client
 
 
 @pytest.fixture

@@ -1,18 +1,16 @@
 """Journeys: the end-to-end story of one person, ordering, the API and the page."""
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import sqlalchemy as sa
+from accounts_support import sign_in_as
 
 from tracker.people.journey import person_journey
 from tracker.redirects.models import Click
 from tracker.selfreports.models import SelfReport
 from tracker.touchpoints.models import LandingVisit
-
-TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 def scan(app, code):
@@ -22,8 +20,7 @@ def scan(app, code):
 
 
 def sign_in(client, api_key):
-    token = TOKEN.search(client.get("/login").text).group(1)
-    assert client.post("/login", data={"key": api_key, "csrf_token": token}).status_code == 302
+    sign_in_as(client, "admin")
 
 
 def test_anonymous_scan_then_landing_then_conversion_days_later_is_one_journey(

@@ -6,8 +6,9 @@ import re
 from openapi_spec_validator import validate
 
 
-def test_openapi_document_validates_and_covers_routes(app, client):
-    resp = client.get("/api/openapi.json")
+def test_openapi_document_validates_and_covers_routes(app, client, auth):
+    assert client.get("/api/openapi.json").status_code == 401  # any valid key may read it
+    resp = client.get("/api/openapi.json", headers=auth)
     assert resp.status_code == 200
     spec = resp.json
     validate(spec)

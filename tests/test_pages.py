@@ -1,4 +1,4 @@
-"""The pages for people: sign-in, CSRF, link builder, result page, campaign page, QR and print sheet."""
+"""The pages for people: sign-out, CSRF, link builder, result page, campaign page, QR and print sheet."""
 from __future__ import annotations
 
 import html as html_lib
@@ -10,7 +10,6 @@ from xml.etree import ElementTree
 import pytest
 import sqlalchemy as sa
 
-from tracker.auth.service import revoke_key
 from tracker.links.models import Link
 from tracker.pages.charts import daily_chart, nice_step
 
@@ -32,13 +31,6 @@ def csrf_of(client: Any, path: str) -> str:
 
 def post_form(client: Any, path: str, data: dict[str, str], form_page: str | None = None) -> Any:
     return client.post(path, data={**data, "csrf_token": csrf_of(client, form_page or path)})
-
-
-@pytest.fixture
-def signed_in(client: Any, api_key: str) -> Any:
-    resp = post_form(client, "/login", {"key": api_key})
-    assert resp.status_code == 302, resp.text
-    return client
 
 
 def link_form(**fields: str) -> dict[str, str]:
@@ -74,35 +66,7 @@ def test_pages_require_sign_in(client, path):
     assert resp.headers["Location"].startswith("/login?next=")
 
 
-def test_wrong_key_is_401_with_a_message(client, api_key):
-    resp = post_form(client, "/login", {"key": "trk_nothing_here"})
-    assert resp.status_code == 401
-    assert "That key is not valid" in resp.text
-    assert client.get("/").status_code == 302
-
-
-def test_sign_in_with_the_form_and_go_where_you_were_going(client, api_key):
-    resp = client.get("/links/new")
-    target = resp.headers["Location"]
-    resp = client.post(target, data={"key": api_key, "csrf_token": csrf_of(client, target)})
-    assert resp.status_code == 302
-    assert resp.headers["Location"].rstrip("?") == "/links/new"
-    page = client.get("/")
-    assert page.status_code == 200
-    assert "Sign out" in page.text and "New link" in page.text
-
-
-@pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/"])
-def test_sign_in_never_redirects_off_site(client, api_key, target):
-    token = csrf_of(client, "/login")
-    resp = client.post(f"/login?next={target}", data={"key": api_key, "csrf_token": token})
-    assert resp.headers["Location"] == "/"
-
-
-def test_revoked_key_signs_the_page_session_out(signed_in, session, api_key):
-    assert signed_in.get("/").status_code == 200
-    revoke_key(session, api_key.split("_")[1])
-    assert signed_in.get("/").status_code == 302
+# Signing in with e-mail and password, and what ends a page session: tests/test_accounts.py.
 
 
 def test_sign_out_is_a_post_and_ends_the_session(signed_in):
@@ -135,12 +99,6 @@ def test_token_of_another_session_is_refused(api_key, app):
     client = app.test_client()
     csrf_of(client, "/login")
     assert client.post("/login", data={"key": api_key, "csrf_token": stolen}).status_code == 400
-
-
-def test_signing_in_gives_a_new_token(client, api_key):
-    before = csrf_of(client, "/login")
-    client.post("/login", data={"key": api_key, "csrf_token": before})
-    assert csrf_of(client, "/links/new") != before
 
 
 # ---- link builder -------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def live_server(playwright_api: Any, tmp_path: Path) -> Iterator[SimpleNamespace]:
-    """The real app on 127.0.0.1 (a free port), a migrated SQLite file and one API key."""
+    """The real app on 127.0.0.1 (a free port), a migrated SQLite file and one admin account."""
     with live_app(tmp_path, "pages") as site:
         yield site
 
@@ -32,7 +32,7 @@ def live_server(playwright_api: Any, tmp_path: Path) -> Iterator[SimpleNamespace
 def _watch(page: Any, problems: list[str]) -> None:
     """Collect console errors (CSP violations show up there) and uncaught page errors.
 
-    The wrong key (401) and the builder's mistake (422) answer pages with error statuses on purpose;
+    The wrong password (401) and the builder's mistake (422) answer pages with error statuses on purpose;
     chromium logs those too.
     """
     expected = ("status of 401", "status of 422")
@@ -65,11 +65,13 @@ def test_build_a_link_and_read_the_campaign_in_a_browser(playwright_api: Any,
             # Sign in: the pages send people to the form first.
             page.goto("/")
             expect(page).to_have_url(f"{live_server.url}/login?next=/?")
-            page.fill("#f-key", "trk_wrong_key")
+            page.fill("#f-email", live_server.email)
+            page.fill("#f-password", "not the password")
             page.click("button:has-text('Sign in')")
-            expect(page.locator("#login-error")).to_contain_text("not valid")
+            expect(page.locator("#login-error")).to_contain_text("do not match")
             page.screenshot(path=str(ARTIFACTS / "pages-desktop-login.png"))
-            page.fill("#f-key", live_server.key)
+            expect(page.locator("#f-email")).to_have_value(live_server.email)
+            page.fill("#f-password", live_server.password)
             page.click("button:has-text('Sign in')")
             expect(page.locator("h1")).to_have_text("Campaigns")
 

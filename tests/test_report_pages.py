@@ -30,7 +30,6 @@ from tracker.reports import charts
 
 SVG = "{http://www.w3.org/2000/svg}"
 XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
-TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MAY = {"from": "2026-05-01", "to": "2026-05-31"}
 EVIL_SOURCE = "<b>expo</b>&co"
@@ -52,14 +51,6 @@ CONVERSIONS = [
 
 
 # ---- helpers ------------------------------------------------------------------------------------
-
-@pytest.fixture
-def signed_in(client: Any, api_key: str) -> Any:
-    token = TOKEN.search(client.get("/login").text).group(1)
-    resp = client.post("/login", data={"key": api_key, "csrf_token": token})
-    assert resp.status_code == 302, resp.text
-    return client
-
 
 @pytest.fixture
 def data(client: Any, auth: dict[str, str], campaign: dict[str, Any]) -> dict[str, Any]:

@@ -67,7 +67,8 @@ def test_report_pages_in_a_browser(playwright_api: Any, live_server: SimpleNames
             # Sign in on the way to the reports.
             page.goto("/reports")
             expect(page).to_have_url(f"{live_server.url}/login?next=/reports?")
-            page.fill("#f-key", live_server.key)
+            page.fill("#f-email", live_server.email)
+            page.fill("#f-password", live_server.password)
             page.click("button:has-text('Sign in')")
             expect(page.locator("h1")).to_have_text("Attribution")
             expect(page.locator("nav[aria-label=Main] a[aria-current=page]")).to_have_text("Reports")

@@ -63,6 +63,8 @@ def create_app(config: Mapping[str, Any] | None = None, settings: Settings | Non
                                 x_proto=settings.trusted_proxy_count)
     _register_errors(app)
     _register_blueprints(app)
+    from tracker.auth import init_app as init_auth
+    init_auth(app)  # accounts and keys API, rate limiter, key-guarded OpenAPI document
     _register_headers(app)
 
     from tracker.cli import register_commands

@@ -101,6 +101,8 @@ class Settings:
     currency_rates: tuple[str, ...] = ()  # "EUR=11.60": one EUR is 11.60 of the reporting currency
     answers_file: str = "answers.toml"
     collect_rate_limit: str = "120 per minute"
+    login_rate_limit: str = "10 per minute"  # sign-in attempts per IP hash (tracker/ratelimit.py)
+    rate_limit_storage: str = "memory://"  # flask-limiter storage URI: memory:// is per worker; redis://... shared
     # Privacy (tracker/privacy, README "Privacy").
     ip_hash_rotation: str = "daily"  # "daily": the IP hash key changes at 00:00 UTC; "never": one key
     cookieless: bool = False  # no visitor cookie on redirects, nothing stored in the browser by /t.js

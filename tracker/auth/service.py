@@ -78,20 +78,32 @@ def _hash_password(password: str | None) -> str:
     return _hasher.hash(password)
 
 
-def create_account(session: Session, email: str, role: str, password: str | None = None) -> Account:
+def create_account(session: Session, email: str, role: str, password: str | None = None,
+                   campaigns: Iterable[str | int] | None = None) -> Account:
     """Create an account; without a password it can use API keys but not sign in to the pages.
 
-    Raises ValidationError (``email``, ``role``, ``password``) or Conflict (``email`` taken).
+    ``campaigns`` (ids or slugs) are assigned at once; only staff accounts take campaigns.
+    Raises ValidationError (``email``, ``role``, ``password``, ``campaigns``), NotFound (``campaigns``)
+    or Conflict (``email`` taken).
     """
     email = normalise_email(email)
     role = _check_role(role)
+    campaigns = list(campaigns or ())
+    if campaigns and role != "staff":
+        raise ValidationError(_staff_only(role), "campaigns")
+    assigned = _campaigns(session, campaigns)
     password_hash = _hash_password(password) if password is not None else None
     if session.scalar(sa.select(Account.id).where(Account.email == email)) is not None:
         raise Conflict(f"an account with email {email} exists", "email")
-    account = Account(email=email, role=role, password_hash=password_hash, disabled=False)
+    account = Account(email=email, role=role, password_hash=password_hash, disabled=False, campaigns=assigned)
     session.add(account)
     session.commit()
     return account
+
+
+def _staff_only(role: str) -> str:
+    return (f"only staff accounts are assigned to campaigns (this account is {role}, which is not limited "
+            "to campaigns)")
 
 
 def find_account(session: Session, ref: str | int) -> Account:
@@ -154,8 +166,7 @@ def assign_campaigns(session: Session, ref: str | int, campaigns: Iterable[str |
     """Give a staff account access to these campaigns (ids or slugs); assigning twice is a no-op."""
     account = find_account(session, ref)
     if account.role != "staff":
-        raise ValidationError(f"only staff accounts are assigned to campaigns ({account.email} is "
-                              f"{account.role}, which is not limited to campaigns)", "campaigns")
+        raise ValidationError(_staff_only(account.role), "campaigns")
     for campaign in _campaigns(session, campaigns):
         if campaign not in account.campaigns:
             account.campaigns.append(campaign)

@@ -6,7 +6,7 @@ from typing import Any
 from apiflask import APIBlueprint
 from flask import current_app, request
 
-from tracker.auth.access import token_auth
+from tracker.auth.access import requires
 from tracker.config import Settings
 from tracker.conversions import service
 from tracker.conversions.models import Conversion
@@ -35,7 +35,7 @@ def _dump(conversion: Conversion, settings: Settings) -> dict[str, Any]:
 
 
 @bp.post("/conversions")
-@bp.auth_required(token_auth)
+@requires("conversions:write")
 @bp.input(AtomicQuery, location="query", arg_name="query")
 @bp.doc(description=(
     "Send one conversion object, or `{\"conversions\": [...]}` (at most "
@@ -82,7 +82,7 @@ def create_conversions(query: dict[str, Any]) -> Any:
 
 
 @bp.get("/conversions")
-@bp.auth_required(token_auth)
+@requires("conversions:read")
 @bp.input(ConversionFilter, location="query", arg_name="query")
 @bp.output(ConversionPage)
 def list_conversions(query: dict[str, Any]) -> dict[str, Any]:

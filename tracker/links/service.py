@@ -5,7 +5,7 @@ import hashlib
 import json
 import re
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 
 from tracker.config import Settings
 from tracker.db import begin_write, utcnow
-from tracker.errors import Conflict, NotFound, ValidationError
+from tracker.errors import Conflict, Forbidden, NotFound, ValidationError
 from tracker.inputs import csv_records, nul_field, row_id, to_utc
-from tracker.links.models import LINK_KINDS, Campaign, CampaignCost, Link, LinkDestinationChange
+from tracker.links.models import LINK_KINDS, OFFLINE_KINDS, Campaign, CampaignCost, Link, LinkDestinationChange
 from tracker.links.urls import MAX_TAG, merge_query, normalise_tag, validate_tag, validate_url
 
 # No 0/o, 1/l/i: codes survive print, handwriting and being read aloud. Codes are case-insensitive.
@@ -191,7 +191,18 @@ def _ensure_unique_slug(session: Session, campaign: Campaign) -> None:
         raise Conflict(f"a campaign with slug {campaign.slug!r} already exists", "slug", existing_id=clash)
 
 
-def get_campaign(session: Session, campaign_id: int | str) -> Campaign:
+# ``scope``: the campaign ids a caller is limited to (staff accounts: their assigned campaigns, see
+# tracker/auth/access.py), or None for callers who are not limited. Reads outside it are 403, lists
+# leave the rest out.
+Scope = Collection[int] | None
+
+
+def _check_scope(scope: Scope, campaign_id: int | None, what: str) -> None:
+    if scope is not None and campaign_id not in scope:
+        raise Forbidden(f"{what} belongs to a campaign you are not assigned to", "campaign")
+
+
+def get_campaign(session: Session, campaign_id: int | str, scope: Scope = None) -> Campaign:
     if str(campaign_id).isdigit():
         number = row_id(campaign_id)
         campaign = session.get(Campaign, number) if number is not None else None
@@ -199,11 +210,15 @@ def get_campaign(session: Session, campaign_id: int | str) -> Campaign:
         campaign = session.scalar(sa.select(Campaign).where(Campaign.slug == normalise_tag(str(campaign_id))))
     if campaign is None:
         raise NotFound(f"campaign {campaign_id} does not exist", "campaign")
+    _check_scope(scope, campaign.id, f"campaign {campaign_id}")
     return campaign
 
 
-def list_campaigns(session: Session) -> list[Campaign]:
-    return list(session.scalars(sa.select(Campaign).order_by(Campaign.created_at.desc(), Campaign.id.desc())))
+def list_campaigns(session: Session, scope: Scope = None) -> list[Campaign]:
+    stmt = sa.select(Campaign).order_by(Campaign.created_at.desc(), Campaign.id.desc())
+    if scope is not None:
+        stmt = stmt.where(Campaign.id.in_(scope))
+    return list(session.scalars(stmt))
 
 
 def add_cost(session: Session, settings: Settings, campaign_id: int, data: Mapping[str, Any]) -> CampaignCost:
@@ -317,8 +332,12 @@ def _unused_code(session: Session) -> str:
     raise RuntimeError("could not find an unused short code")  # 31^8 codes: never in practice
 
 
-def create_link(session: Session, settings: Settings, data: Mapping[str, Any], force: bool = False) -> Link:
+def create_link(session: Session, settings: Settings, data: Mapping[str, Any], force: bool = False,
+                scope: Scope = None) -> Link:
     """Create a tracked link.
+
+    A caller limited to campaigns (``scope``) may only create links of an offline kind
+    (``OFFLINE_KINDS``) in one of those campaigns (else Forbidden).
 
     Raises
     ------
@@ -329,6 +348,11 @@ def create_link(session: Session, settings: Settings, data: Mapping[str, Any], f
     """
     try:
         link = _new_link(session, settings, data, force)
+        if scope is not None:
+            if link.kind not in OFFLINE_KINDS:
+                raise Forbidden(f"you may only create offline links (kind one of {', '.join(OFFLINE_KINDS)})",
+                                "kind")
+            _check_scope(scope, link.campaign_id, "the link")
     except Exception:
         session.rollback()
         raise
@@ -336,13 +360,14 @@ def create_link(session: Session, settings: Settings, data: Mapping[str, Any], f
     return link
 
 
-def get_link(session: Session, code_or_id: str | int) -> Link:
+def get_link(session: Session, code_or_id: str | int, scope: Scope = None) -> Link:
     code = str(code_or_id)
     link = session.scalar(sa.select(Link).where(Link.code == normalise_code(code)))
     if link is None and row_id(code) is not None:
         link = session.get(Link, row_id(code))
     if link is None:
         raise NotFound(f"link {code_or_id} does not exist", "code")
+    _check_scope(scope, link.campaign_id, f"link {code_or_id}")
     return link
 
 
@@ -365,11 +390,13 @@ def update_link(session: Session, settings: Settings, code: str, data: Mapping[s
 
 def list_links(session: Session, *, campaign: str | int | None = None, kind: str | None = None,
                utm_source: str | None = None, utm_medium: str | None = None, q: str | None = None,
-               page: int = 1, per_page: int = 50) -> tuple[list[Link], int]:
+               page: int = 1, per_page: int = 50, scope: Scope = None) -> tuple[list[Link], int]:
     """Return one page of links (newest first) matching the filters, and the total count."""
     stmt = sa.select(Link)
+    if scope is not None:
+        stmt = stmt.where(Link.campaign_id.in_(scope))
     if campaign not in (None, ""):
-        stmt = stmt.where(Link.campaign_id == get_campaign(session, campaign).id)  # type: ignore[arg-type]
+        stmt = stmt.where(Link.campaign_id == get_campaign(session, campaign, scope).id)  # type: ignore[arg-type]
     if kind:
         stmt = stmt.where(Link.kind == normalise_tag(kind))
     if utm_source:

@@ -6,7 +6,7 @@ from typing import Any
 from apiflask import APIBlueprint
 from flask import current_app, request
 
-from tracker.auth.access import token_auth
+from tracker.auth.access import campaign_scope, requires
 from tracker.db import db_session
 from tracker.errors import ValidationError
 from tracker.links import service
@@ -36,7 +36,7 @@ def _settings():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/campaigns")
-@bp.auth_required(token_auth)
+@requires("campaigns:write")
 @bp.input(CampaignIn, arg_name="data")
 @bp.output(CampaignOut, status_code=201)
 def create_campaign(data: dict[str, Any]) -> dict[str, Any]:
@@ -46,25 +46,25 @@ def create_campaign(data: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.get("/campaigns")
-@bp.auth_required(token_auth)
+@requires("campaigns:read")
 @bp.output(CampaignList)
 def list_campaigns() -> dict[str, Any]:
     """List campaigns, newest first"""
     session = db_session()
-    return {"items": [campaign_out(session, c) for c in service.list_campaigns(session)]}
+    return {"items": [campaign_out(session, c) for c in service.list_campaigns(session, campaign_scope())]}
 
 
 @bp.get("/campaigns/<campaign_id>")
-@bp.auth_required(token_auth)
+@requires("campaigns:read")
 @bp.output(CampaignOut)
 def get_campaign(campaign_id: str) -> dict[str, Any]:
     """Get a campaign by id or slug"""
     session = db_session()
-    return campaign_out(session, service.get_campaign(session, campaign_id))
+    return campaign_out(session, service.get_campaign(session, campaign_id, campaign_scope()))
 
 
 @bp.patch("/campaigns/<campaign_id>")
-@bp.auth_required(token_auth)
+@requires("campaigns:write")
 @bp.input(CampaignPatch, arg_name="data")
 @bp.output(CampaignOut)
 def update_campaign(campaign_id: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -75,7 +75,7 @@ def update_campaign(campaign_id: str, data: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.post("/campaigns/<campaign_id>/costs")
-@bp.auth_required(token_auth)
+@requires("costs:write")
 @bp.input(CostIn, arg_name="data")
 @bp.output(CostOut, status_code=201)
 def add_cost(campaign_id: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -86,7 +86,7 @@ def add_cost(campaign_id: str, data: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.post("/links")
-@bp.auth_required(token_auth)
+@requires("links:create")
 @bp.input(ForceQuery, location="query", arg_name="query")
 @bp.input(LinkIn, arg_name="data")
 @bp.output(LinkOut, status_code=201)
@@ -95,33 +95,33 @@ def add_cost(campaign_id: str, data: dict[str, Any]) -> dict[str, Any]:
 def create_link(query: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
     """Create a tracked link"""
     session = db_session()
-    link = service.create_link(session, _settings(), data, force=query["force"])
+    link = service.create_link(session, _settings(), data, force=query["force"], scope=campaign_scope())
     return links_out(session, _settings(), [link], history=True)[0]
 
 
 @bp.get("/links")
-@bp.auth_required(token_auth)
+@requires("links:read")
 @bp.input(LinkFilter, location="query", arg_name="query")
 @bp.output(LinkPage)
 def list_links(query: dict[str, Any]) -> dict[str, Any]:
     """List links (newest first) with filters"""
     session = db_session()
-    links, total = service.list_links(session, **query)
+    links, total = service.list_links(session, **query, scope=campaign_scope())
     return {"items": links_out(session, _settings(), links), "total": total,
             "page": query["page"], "per_page": query["per_page"]}
 
 
 @bp.get("/links/<code>")
-@bp.auth_required(token_auth)
+@requires("links:read")
 @bp.output(LinkOut)
 def get_link(code: str) -> dict[str, Any]:
     """Get a link by its code, with totals and destination history"""
     session = db_session()
-    return links_out(session, _settings(), [service.get_link(session, code)], history=True)[0]
+    return links_out(session, _settings(), [service.get_link(session, code, campaign_scope())], history=True)[0]
 
 
 @bp.patch("/links/<code>")
-@bp.auth_required(token_auth)
+@requires("links:write")
 @bp.input(LinkPatch, arg_name="data")
 @bp.output(LinkOut)
 def update_link(code: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -133,7 +133,7 @@ def update_link(code: str, data: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.post("/links/bulk")
-@bp.auth_required(token_auth)
+@requires("links:write")
 @bp.input(BulkQuery, location="query", arg_name="query")
 @bp.output(BulkOut)
 @bp.doc(description="Send the CSV as the request body (`Content-Type: text/csv`) or as the multipart "

@@ -1,4 +1,4 @@
-"""Server-rendered pages for people (signed in with an API key for now).
+"""Server-rendered pages for people, who sign in with e-mail and password (tracker/auth).
 
 Views are thin: parse the form or query, call a service, render. Domain errors raised while handling
 a page become an HTML error page (the API keeps its JSON shape); form views catch the errors they
@@ -11,15 +11,16 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, g, make_response, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
 
-from tracker.auth.access import login_required
-from tracker.auth.service import verify_key
+from tracker import ratelimit
+from tracker.auth.access import campaign_scope, page_requires, permits, signed_in_session_data
+from tracker.auth.service import authenticate
 from tracker.config import Settings
 from tracker.db import db_session
-from tracker.errors import Conflict, DomainError, ValidationError
+from tracker.errors import Conflict, DomainError, Forbidden, ValidationError
 from tracker.links import service
 from tracker.links.models import LINK_KINDS, OFFLINE_KINDS
 from tracker.links.serialize import links_out
@@ -70,7 +71,8 @@ def domain_error(exc: DomainError) -> tuple[str, int]:
 
 @bp.context_processor
 def _principal() -> dict[str, Any]:
-    return {"principal": g.get("principal")}
+    account = g.get("account")
+    return {"principal": account, "can": lambda permission: permits(account, permission)}
 
 
 @bp.after_request
@@ -93,17 +95,28 @@ def localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> str | Response | tuple[str, int]:
+    """Sign in with e-mail and password; attempts are rate limited per IP hash (``login_rate_limit``)."""
     error = None
+    email = request.form.get("email", "").strip()[:254]
     if request.method == "POST":
-        key = verify_key(db_session(), request.form.get("key", "").strip())
-        if key is not None:
-            session.clear()  # a new session (and CSRF token) for the signed-in person
-            session["key_id"] = key.id
+        wait = ratelimit.hit("login", _settings().login_rate_limit)
+        if wait is not None:
+            page = render_template("pages/login.html", email=email, error=(
+                f"Too many sign-in attempts from your network. Wait {wait} seconds and try again."))
+            resp = make_response(page, 429)
+            resp.headers["Retry-After"] = str(wait)
+            return resp
+        account = authenticate(db_session(), email, request.form.get("password", ""))
+        if account is not None:
+            # A new session: nothing of the signed-out one (or one planted by someone else) carries
+            # over, and the form token changes.
+            session.clear()
+            session.update(signed_in_session_data(account))
             target = request.args.get("next", "")
             return redirect(target if target.startswith("/") and not target.startswith("//")
                             else url_for("pages.index"))
-        error = "That key is not valid (or was revoked)."
-    return render_template("pages/login.html", error=error), (401 if error else 200)
+        error = "That e-mail address and password do not match an active account."
+    return render_template("pages/login.html", email=email, error=error), (401 if error else 200)
 
 
 @bp.post("/logout")
@@ -116,22 +129,25 @@ def logout() -> Response:
 # ---- campaigns ----------------------------------------------------------------------------------
 
 @bp.get("/")
-@login_required
+@page_requires("pages:home")
 def index() -> str:
     return _index()
 
 
 def _index(values: Mapping[str, str] | None = None, error: DomainError | None = None) -> str:
     db = db_session()
-    campaigns = service.list_campaigns(db)
-    recent, _ = service.list_links(db, per_page=10)
+    if not permits(g.account, "campaigns:read"):  # e.g. ingest: API keys only, nothing to list
+        campaigns, recent = [], []
+    else:
+        campaigns = service.list_campaigns(db, campaign_scope())
+        recent, _ = service.list_links(db, per_page=10, scope=campaign_scope())
     return render_template(
         "pages/index.html", campaigns=campaigns, totals=campaign_totals(db, [c.id for c in campaigns]),
         recent=links_out(db, _settings(), recent), values=values or {}, errors=_errors(error))
 
 
 @bp.post("/campaigns")
-@login_required
+@page_requires("campaigns:write")
 def create_campaign() -> Response | tuple[str, int]:
     values = {name: request.form.get(name, "").strip() for name in CAMPAIGN_FIELDS}
     try:
@@ -143,13 +159,14 @@ def create_campaign() -> Response | tuple[str, int]:
 
 
 @bp.get("/campaigns/<campaign_id>")
-@login_required
+@page_requires("campaigns:read")
 def campaign(campaign_id: str) -> str:
     db = db_session()
     settings = _settings()
-    found = service.get_campaign(db, campaign_id)
+    found = service.get_campaign(db, campaign_id, campaign_scope())
     page = _page_number(request.args.get("page"))
-    links, total = service.list_links(db, campaign=found.id, page=page, per_page=LINKS_PER_PAGE)
+    links, total = service.list_links(db, campaign=found.id, page=page, per_page=LINKS_PER_PAGE,
+                                      scope=campaign_scope())
     chart = daily_chart(daily_series(db, campaign_id=found.id, days=CHART_DAYS, today=_today()))
     return render_template(
         "pages/campaign.html", campaign=found, links=links_out(db, settings, links), total=total,
@@ -158,10 +175,10 @@ def campaign(campaign_id: str) -> str:
 
 
 @bp.get("/campaigns/<campaign_id>/sheet.pdf")
-@login_required
+@page_requires("qr:read")
 def campaign_sheet(campaign_id: str) -> Response:
     db = db_session()
-    found = service.get_campaign(db, campaign_id)
+    found = service.get_campaign(db, campaign_id, campaign_scope())
     include_online = request.args.get("all") == "1"
     try:
         filename, pdf = sheets.campaign_sheet(db, _settings(), str(found.id),
@@ -207,41 +224,44 @@ def _builder(values: Mapping[str, str], error: DomainError | None = None,
     settings = _settings()
     return render_template(
         "pages/link_new.html", values=values, errors=_errors(error), existing=existing,
-        campaign_options=[(str(c.id), c.name) for c in service.list_campaigns(db_session())],
+        campaign_options=[(str(c.id), c.name) for c in service.list_campaigns(db_session(), campaign_scope())],
         medium_options=[(m, m) for m in sorted(settings.taxonomy.allowed_mediums)],
-        kind_options=[(k, k) for k in LINK_KINDS], timezone=settings.report_timezone)
+        kind_options=[(k, k) for k in (LINK_KINDS if campaign_scope() is None else OFFLINE_KINDS)],
+        timezone=settings.report_timezone)
 
 
 @bp.route("/links/new", methods=["GET", "POST"])
-@login_required
+@page_requires("links:create")
 def new_link() -> str | Response | tuple[str, int]:
     if request.method == "GET":
-        return _builder({"campaign": request.args.get("campaign", ""), "kind": "online"})
+        kind = "online" if campaign_scope() is None else OFFLINE_KINDS[0]
+        return _builder({"campaign": request.args.get("campaign", ""), "kind": kind})
     settings = _settings()
     values = {name: request.form.get(name, "").strip() for name in service.LINK_FIELDS}
     try:
         data: dict[str, Any] = dict(values, expires_at=_local_datetime(values["expires_at"], settings.tz))
-        link = service.create_link(db_session(), settings, data, force=request.form.get("force") == "1")
+        link = service.create_link(db_session(), settings, data, force=request.form.get("force") == "1",
+                                   scope=campaign_scope())
     except Conflict as exc:
         return _builder(values, exc, existing=exc.extra.get("existing")), exc.status
-    except ValidationError as exc:
+    except (ValidationError, Forbidden) as exc:
         return _builder(values, exc), exc.status
     flash("Link created.", "success")
     return redirect(url_for("pages.link", code=link.code), 303)
 
 
 @bp.get("/links/<code>")
-@login_required
+@page_requires("links:read")
 def link(code: str) -> str:
     db = db_session()
-    found = service.get_link(db, code)
+    found = service.get_link(db, code, campaign_scope())
     item = links_out(db, _settings(), [found], history=True)[0]
     chart = daily_chart(daily_series(db, link_id=found.id, days=CHART_DAYS, today=_today()))
     return render_template("pages/link.html", link=item, campaign=found.campaign, chart=chart)
 
 
 def _qr_image(code: str, svg: bool) -> Response:
-    link_ = service.get_link(db_session(), code)
+    link_ = service.get_link(db_session(), code, campaign_scope())
     opts = QrOptions.parse(**{name: request.args.get(name) for name in QR_ARGS})
     url = f"{_settings().public_base_url}/q/{link_.code}"
     resp = Response(qr_svg(url, opts) if svg else qr_png(url, opts),
@@ -252,13 +272,13 @@ def _qr_image(code: str, svg: bool) -> Response:
 
 
 @bp.get("/links/<code>/qr.svg")
-@login_required
+@page_requires("qr:read")
 def link_qr_svg(code: str) -> Response:
     return _qr_image(code, svg=True)
 
 
 @bp.get("/links/<code>/qr.png")
-@login_required
+@page_requires("qr:read")
 def link_qr_png(code: str) -> Response:
     return _qr_image(code, svg=False)
 
@@ -269,7 +289,7 @@ RECENT_CONVERSIONS = 50
 
 
 @bp.get("/people")
-@login_required
+@page_requires("people:read")
 def people() -> str | Response:
     """Find a person by customer key (e-mail or id) or person id; list recent conversions."""
     from tracker.conversions.service import list_conversions
@@ -292,7 +312,7 @@ def people() -> str | Response:
 
 
 @bp.get("/people/<person_id>")
-@login_required
+@page_requires("people:read")
 def person(person_id: str) -> str:
     from tracker.people.journey import person_journey
     items = person_journey(db_session(), _settings(), person_id)
@@ -306,7 +326,7 @@ RECENT_ANSWERS = 50
 
 
 @bp.get("/answers")
-@login_required
+@page_requires("selfreports:read")
 def answers() -> str:
     """Answers to "How did you hear about us?": channels, unmatched free text, the analysts' rules."""
     from tracker.selfreports import service as answers_service
@@ -323,7 +343,7 @@ def answers() -> str:
 
 
 @bp.post("/answers/rules")
-@login_required
+@page_requires("answer_rules:write")
 def add_answer_rule() -> Response:
     from tracker.selfreports import service as answers_service
     phrase, channel = request.form.get("phrase", ""), request.form.get("channel", "")
@@ -337,7 +357,7 @@ def add_answer_rule() -> Response:
 
 
 @bp.post("/answers/rules/<int:rule_id>/delete")
-@login_required
+@page_requires("answer_rules:write")
 def delete_answer_rule(rule_id: int) -> Response:
     from tracker.selfreports import service as answers_service
     answers_service.delete_rule(db_session(), rule_id)
@@ -351,7 +371,7 @@ REPORT_NAMES = "any(attribution, funnel, 'dark-funnel')"
 
 
 @bp.get("/reports")
-@login_required
+@page_requires("reports:read")
 def reports_index() -> Response:
     return redirect(url_for("pages.report", name="attribution"))
 
@@ -364,7 +384,7 @@ def _run_report(spec: reporting.ReportSpec) -> tuple[dict[str, Any], ReportParam
 
 
 @bp.get(f"/reports/<{REPORT_NAMES}:name>")
-@login_required
+@page_requires("reports:read")
 def report(name: str) -> str | tuple[str, int]:
     spec = reporting.get_spec(name)
     raw = request.args.to_dict(flat=False)
@@ -380,7 +400,7 @@ def report(name: str) -> str | tuple[str, int]:
 
 
 @bp.get(f"/reports/<{REPORT_NAMES}:name>/<table>.csv")
-@login_required
+@page_requires("reports:read")
 def report_csv(name: str, table: str) -> Response:
     spec = reporting.get_spec(name)
     if table not in spec.tables:
@@ -391,7 +411,7 @@ def report_csv(name: str, table: str) -> Response:
 
 
 @bp.get(f"/reports/<{REPORT_NAMES}:name>/<chart>.<any(svg, png):fmt>")
-@login_required
+@page_requires("reports:read")
 def report_chart(name: str, chart: str, fmt: str) -> Response:
     spec = reporting.get_spec(name)
     if chart not in spec.chart_names:

@@ -8,7 +8,7 @@ from apiflask.fields import AwareDateTime, Boolean, Dict, Integer, List, Nested,
 from apiflask.validators import Length
 from flask import current_app, request
 
-from tracker.auth.access import token_auth
+from tracker.auth.access import requires
 from tracker.config import Settings
 from tracker.db import db_session
 from tracker.errors import ValidationError
@@ -80,7 +80,7 @@ def journey_out(person_id: str, items: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 @bp.post("/identify")
-@bp.auth_required(token_auth)
+@requires("identify")
 @bp.input(IdentifyIn, arg_name="data")
 @bp.output(IdentifyOut)
 @bp.doc(description="Tie two or more ids to one person (transitively: people already known by any of "
@@ -92,7 +92,7 @@ def identify(data: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.get("/people/<person_id>/journey")
-@bp.auth_required(token_auth)
+@requires("people:read")
 @bp.output(JourneyOut)
 def journey(person_id: str) -> dict[str, Any]:
     """A person's clicks, scans, landing visits, offline touches, self-reports and conversions in time order"""
@@ -100,7 +100,7 @@ def journey(person_id: str) -> dict[str, Any]:
 
 
 @bp.post("/touchpoints/import")
-@bp.auth_required(token_auth)
+@requires("imports")
 @bp.input(ImportQuery, location="query", arg_name="query")
 @bp.output(ImportOut)
 @bp.doc(description="Send the CSV as the body (`Content-Type: text/csv`) or as the multipart field `file`. "

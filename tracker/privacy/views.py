@@ -6,7 +6,7 @@ from typing import Any
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Integer, Nested, String
 
-from tracker.auth.access import token_auth
+from tracker.auth.access import requires
 from tracker.db import db_session
 from tracker.privacy import erasure
 
@@ -29,7 +29,7 @@ class ErasedOut(Schema):
 
 
 @bp.delete("/people/<person_id>")
-@bp.auth_required(token_auth)
+@requires("people:erase")  # admin only
 @bp.output(ErasedOut)
 @bp.doc(description="Erase a person: their clicks and scans, landing visits, offline touches, conversions, "
                     "self-reports, identities and `link_visitors` rows, in one transaction. Their ids are kept "

@@ -6,9 +6,9 @@ from apiflask.fields import Boolean, Integer, String
 from apiflask.validators import OneOf
 from flask import Response, current_app
 
-from tracker.auth.access import token_auth
+from tracker.auth.access import campaign_scope, requires
 from tracker.db import db_session
-from tracker.links.service import get_link
+from tracker.links.service import get_campaign, get_link
 from tracker.qr import sheets
 from tracker.qr.service import QrOptions, qr_png, qr_svg
 
@@ -30,7 +30,7 @@ class SheetQuery(Schema):
 
 def _image(code: str, query: dict[str, object], svg: bool) -> Response:
     settings = current_app.config["SETTINGS"]
-    link = get_link(db_session(), code)
+    link = get_link(db_session(), code, campaign_scope())
     opts = QrOptions.parse(**query)
     url = f"{settings.public_base_url}/q/{link.code}"
     body = qr_svg(url, opts) if svg else qr_png(url, opts)
@@ -40,7 +40,7 @@ def _image(code: str, query: dict[str, object], svg: bool) -> Response:
 
 
 @bp.get("/links/<code>/qr.png")
-@bp.auth_required(token_auth)
+@requires("qr:read")
 @bp.input(QrQuery, location="query", arg_name="query")
 @bp.doc(responses={200: {"description": "PNG image", "content": {"image/png": {}}}})
 def link_qr_png(code: str, query: dict[str, object]) -> Response:
@@ -49,7 +49,7 @@ def link_qr_png(code: str, query: dict[str, object]) -> Response:
 
 
 @bp.get("/links/<code>/qr.svg")
-@bp.auth_required(token_auth)
+@requires("qr:read")
 @bp.input(QrQuery, location="query", arg_name="query")
 @bp.doc(responses={200: {"description": "SVG image", "content": {"image/svg+xml": {}}}})
 def link_qr_svg(code: str, query: dict[str, object]) -> Response:
@@ -58,12 +58,13 @@ def link_qr_svg(code: str, query: dict[str, object]) -> Response:
 
 
 @bp.get("/campaigns/<campaign_id>/qr-sheet.pdf")
-@bp.auth_required(token_auth)
+@requires("qr:read")
 @bp.input(SheetQuery, location="query", arg_name="query")
 @bp.doc(responses={200: {"description": "PDF sheet", "content": {"application/pdf": {}}}})
 def campaign_sheet(campaign_id: str, query: dict[str, object]) -> Response:
     """Printable sheet (A4 or Letter) of the campaign's offline codes, each labelled"""
     settings = current_app.config["SETTINGS"]
+    get_campaign(db_session(), campaign_id, campaign_scope())  # 404 or 403 before any work
     filename, pdf = sheets.campaign_sheet(db_session(), settings, campaign_id, paper=str(query["paper"]),
                                           include_online=bool(query["all"]))
     resp = Response(pdf, mimetype="application/pdf")

@@ -7,7 +7,7 @@ from apiflask import APIBlueprint, Schema
 from apiflask.fields import String
 from flask import Response, current_app, request
 
-from tracker.auth.access import token_auth
+from tracker.auth.access import requires
 from tracker.config import Settings
 from tracker.db import db_session
 from tracker.errors import ValidationError
@@ -87,7 +87,7 @@ def _answer(report: dict[str, Any], name: str) -> Any:
 
 
 @bp.get("/attribution")
-@bp.auth_required(token_auth)
+@requires("reports:read")
 @bp.input(AttributionQuery, location="query", arg_name="query")
 @bp.doc(description="Conversions of the window credited to touchpoints by one or several models, side by side. "
         "The answer states its parameters, the taxonomy in force and counts (conversions, value, `no_touch`: "
@@ -100,7 +100,7 @@ def attribution(query: dict[str, Any]) -> Any:
 
 
 @bp.get("/dark-funnel")
-@bp.auth_required(token_auth)
+@requires("reports:read")
 @bp.input(CommonQuery, location="query", arg_name="query")
 @bp.doc(description="Self-reported channel versus tracked journey for the window's conversions: answer rate, "
         "dark share overall and per self-reported channel, and the matrices self-reported x tracked first-touch "
@@ -113,7 +113,7 @@ def dark_funnel(query: dict[str, Any]) -> Any:
 
 
 @bp.get("/funnel")
-@bp.auth_required(token_auth)
+@requires("reports:read")
 @bp.input(FunnelQuery, location="query", arg_name="query")
 @bp.doc(description="Funnel stages (entry, then the configured conversion types): people, stage-to-stage rates, "
         "drop-off, sales cycle time, average sale value, cost per lead/acquisition and ROAS from campaign costs; "

@@ -17,7 +17,7 @@ from apiflask.validators import Length, OneOf, Range
 from flask import Response, current_app, render_template, request
 from flask_limiter.errors import RateLimitExceeded
 
-from tracker.auth.access import token_auth
+from tracker.auth.access import requires
 from tracker.config import Settings
 from tracker.db import db_session
 from tracker.errors import ValidationError
@@ -236,7 +236,7 @@ def answer_out(answer: service.Answer, status: str | None = None) -> dict[str, A
 
 
 @bp.post("/api/v1/self-reports")
-@bp.auth_required(token_auth)
+@requires("selfreports:write")
 @bp.input(AnswerIn, arg_name="data")
 @bp.output(AnswerOut, status_code=201)
 @bp.doc(description="Record an answer to \"How did you hear about us?\" from your own survey. Give `option` "
@@ -251,7 +251,7 @@ def create_self_report(data: dict[str, Any]) -> Any:
 
 
 @bp.get("/api/v1/self-reports")
-@bp.auth_required(token_auth)
+@requires("selfreports:read")
 @bp.input(AnswerFilter, location="query", arg_name="query")
 @bp.output(AnswerPage)
 def list_self_reports(query: dict[str, Any]) -> dict[str, Any]:
@@ -265,7 +265,7 @@ def list_self_reports(query: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.get("/api/v1/self-reports/unmatched")
-@bp.auth_required(token_auth)
+@requires("selfreports:read")
 @bp.output(UnmatchedList)
 def unmatched() -> dict[str, Any]:
     """Free-text answers no phrase matches (channel Other), most frequent first"""
@@ -274,7 +274,7 @@ def unmatched() -> dict[str, Any]:
 
 # POST before GET: apispec must meet RuleOut as a response schema before it meets it nested in RuleList.
 @bp.post("/api/v1/answer-rules")
-@bp.auth_required(token_auth)
+@requires("answer_rules:write")
 @bp.input(RuleIn, arg_name="data")
 @bp.output(RuleOut, status_code=201)
 @bp.doc(responses={201: "Created", 409: "A rule for that phrase exists", 422: "Invalid phrase or channel"})
@@ -286,7 +286,7 @@ def create_answer_rule(data: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.get("/api/v1/answer-rules")
-@bp.auth_required(token_auth)
+@requires("selfreports:read")
 @bp.output(RuleList)
 def list_answer_rules() -> dict[str, Any]:
     """The analysts' rules (checked first) and the configured default phrases"""
@@ -298,7 +298,7 @@ def list_answer_rules() -> dict[str, Any]:
 
 
 @bp.delete("/api/v1/answer-rules/<int:rule_id>")
-@bp.auth_required(token_auth)
+@requires("answer_rules:write")
 @bp.output({}, status_code=204)
 def delete_answer_rule(rule_id: int) -> tuple[str, int]:
     """Delete an analyst's rule"""
@@ -307,7 +307,7 @@ def delete_answer_rule(rule_id: int) -> tuple[str, int]:
 
 
 @bp.get("/api/v1/answer-rules/check")
-@bp.auth_required(token_auth)
+@requires("selfreports:read")
 @bp.input(CheckQuery, location="query", arg_name="query")
 @bp.output(CheckOut)
 def check_answer(query: dict[str, Any]) -> dict[str, Any]:

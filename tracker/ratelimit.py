@@ -1,0 +1,64 @@
+"""The one rate limiter of the app (flask-limiter): sign-in, ``/ask`` and ``/collect``, per IP hash.
+
+Callers are keyed on a keyed hash (HMAC-SHA256 with the IP hash key) of the client address as
+``ProxyFix`` resolved it: behind ``trusted_proxy_count`` proxies that is the address the last trusted
+proxy saw, never a raw ``X-Forwarded-For`` a client made up. Raw addresses never reach the counters.
+
+Counters live where ``rate_limit_storage`` says (a flask-limiter storage URI). ``memory://``, the
+default, keeps them inside each worker process: a limit of 10 per minute lets a client make up to
+10 x (number of workers) attempts per minute in total, and a restart forgets them. A shared storage
+(``redis://host:6379``) makes each limit hold across workers and machines. The moving-window
+strategy is used, so a burst at the edge of a minute cannot double a limit.
+
+Redirects (``/r/<code>``, ``/q/<code>``) are answered before Flask and never counted: a trade-fair
+crowd behind one IP address must all get through.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from functools import lru_cache
+
+from flask import Flask, current_app, request
+from flask_limiter import Limiter
+from limits import RateLimitItem, parse
+
+__all__ = ["client_key", "hit", "init_app"]
+
+EXTENSION = "tracker.ratelimit"
+
+
+def client_key() -> str:
+    """The rate-limit key of the current request: a keyed hash of the client address."""
+    secret: bytes = current_app.extensions["tracker.redirects"]["ip_secret"]
+    address = request.remote_addr or "-"
+    return hmac.new(secret, b"rate-limit:" + address.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def init_app(app: Flask) -> None:
+    """Give ``app`` its limiter, with the storage of the ``rate_limit_storage`` setting."""
+    settings = app.config["SETTINGS"]
+    limiter = Limiter(key_func=client_key, app=app, storage_uri=settings.rate_limit_storage,
+                      strategy="moving-window", headers_enabled=False, key_prefix="tracker")
+    app.extensions[EXTENSION] = limiter
+
+
+@lru_cache(maxsize=64)
+def _parse(limit: str) -> RateLimitItem:
+    return parse(limit)
+
+
+def hit(scope: str, limit: str) -> int | None:
+    """Count one request of the current client in ``scope`` against ``limit`` (e.g. ``"10 per minute"``).
+
+    Returns None when it is allowed, or the seconds until the client may try again (for
+    ``Retry-After``) when the limit is used up; refused requests are not counted.
+    """
+    limiter: Limiter = current_app.extensions[EXTENSION]
+    item = _parse(limit)
+    key = client_key()
+    if limiter.limiter.hit(item, scope, key):
+        return None
+    reset_at, _ = limiter.limiter.get_window_stats(item, scope, key)
+    return max(1, int(reset_at - time.time() + 0.999))
