@@ -93,7 +93,7 @@ def test_error_answers_carry_the_headers(framing_app: Any, auth: dict[str, str])
         "snippet": client.get("/t.js"),
         "collect": client.post("/collect", json={"type": "visit"}, headers={"Origin": ORIGIN}),
         "collect preflight": client.options("/collect", headers={"Origin": ORIGIN}),
-        "openapi": client.get("/api/openapi.json"),
+        "openapi": client.get("/api/openapi.json", headers=auth),
     }
     assert checks["413"].status_code == 413
     assert checks["413"].json["error"]["code"] == "too_large"
@@ -138,8 +138,8 @@ def test_ask_without_landing_origins_cannot_be_framed(client: Any) -> None:
     assert_secure(client.get("/ask"), "/ask")
 
 
-def test_openapi_documents_the_error_body(client: Any) -> None:
-    spec = client.get("/api/openapi.json").json
+def test_openapi_documents_the_error_body(client: Any, auth: dict[str, str]) -> None:
+    spec = client.get("/api/openapi.json", headers=auth).json
     create = spec["paths"]["/api/v1/links"]["post"]["responses"]
     for status in ("400", "401", "403", "409", "413", "422"):
         schema = create[status]["content"]["application/json"]["schema"]
