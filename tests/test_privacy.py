@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import sqlalchemy as sa
+from accounts_support import bearer, make_key
 
 from tracker.config import ConfigError, load_settings
 from tracker.conversions.models import Conversion
@@ -264,6 +265,16 @@ def test_erase_unknown_person_is_404_and_needs_a_key(client, auth) -> None:
     assert resp.json["error"] == {"code": "not_found", "message": "person pnobodyatall0000000000 does not exist",
                                   "field": "person_id"}
     assert client.delete("/api/v1/people/pnobodyatall0000000000").status_code == 401
+
+
+@pytest.mark.parametrize("role", ["marketer", "staff", "analyst", "ingest"])
+def test_only_admins_may_erase(app, client, auth, make_link, drain, session, role) -> None:
+    who = _person_everywhere(app, client, auth, make_link(), drain)
+    with get_db(app).Session() as s:
+        key = make_key(s, role)
+    resp = client.delete(f"/api/v1/people/{who['person']}", headers=bearer(key))
+    assert resp.status_code == 403 and resp.json["error"]["code"] == "forbidden"
+    assert count(session, Click, Click.person_id == who["person"]) == 2
 
 
 @pytest.mark.parametrize("key", ["email", "person", "visitor", "site", "tid"])
