@@ -196,6 +196,38 @@ def test_behind_a_trusted_proxy_the_forwarded_address_is_limited(make_app, perso
     assert sign_in(client, person.email, PASSWORD).status_code == 302
 
 
+def _address() -> str:
+    """A client address of this test alone (counters in a shared storage outlive a test)."""
+    n = uuid.uuid4().int
+    return f"198.18.{n % 250}.{(n >> 8) % 250 + 1}"
+
+
+def test_limits_count_per_worker_with_memory_storage(make_app, person):
+    here = {"REMOTE_ADDR": _address()}
+    first, second = (make_app(login_rate_limit="2 per minute") for _ in range(2))  # two workers
+    for _ in range(2):
+        assert sign_in(first.test_client(), person.email, "wrong password!", **here).status_code == 401
+    assert sign_in(first.test_client(), person.email, PASSWORD, **here).status_code == 429
+    assert sign_in(second.test_client(), person.email, PASSWORD, **here).status_code == 302  # its own counters
+    # sign-in, /ask and /collect count apart
+    assert first.test_client().post("/ask", data={}, environ_base=here).status_code != 429
+
+
+def test_a_shared_storage_makes_the_limit_hold_across_workers(make_app, person):
+    import redis
+    url = "redis://127.0.0.1:6379/15"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=0.5).ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip("no Redis server on 127.0.0.1:6379 (the machine starts one; see README)")
+    here = {"REMOTE_ADDR": _address()}
+    first, second = (make_app(login_rate_limit="3 per minute", rate_limit_storage=url) for _ in range(2))
+    assert sign_in(first.test_client(), person.email, "wrong password!", **here).status_code == 401
+    assert sign_in(second.test_client(), person.email, "wrong password!", **here).status_code == 401
+    assert sign_in(first.test_client(), person.email, "wrong password!", **here).status_code == 401
+    assert sign_in(second.test_client(), person.email, PASSWORD, **here).status_code == 429
+
+
 # ---- API keys -------------------------------------------------------------------------------------
 
 def test_key_lifecycle_over_the_api(client, role_key, api_key):

@@ -1,8 +1,10 @@
 """The one rate limiter of the app (flask-limiter): sign-in, ``/ask`` and ``/collect``, per IP hash.
 
-Callers are keyed on a keyed hash (HMAC-SHA256 with the IP hash key) of the client address as
-``ProxyFix`` resolved it: behind ``trusted_proxy_count`` proxies that is the address the last trusted
-proxy saw, never a raw ``X-Forwarded-For`` a client made up. Raw addresses never reach the counters.
+Callers are keyed on the IP hash of the client address (:class:`tracker.privacy.iphash.IpHasher`, the
+same keyed hash clicks and visits store, rotated with ``ip_hash_rotation``, so counters start afresh at
+00:00 UTC when the key changes) as ``ProxyFix`` resolved the address: behind ``trusted_proxy_count``
+proxies that is the address the last trusted proxy saw, never an ``X-Forwarded-For`` a client made up.
+Raw addresses never reach the counters.
 
 Counters live where ``rate_limit_storage`` says (a flask-limiter storage URI). ``memory://``, the
 default, keeps them inside each worker process: a limit of 10 per minute lets a client make up to
@@ -15,8 +17,6 @@ crowd behind one IP address must all get through.
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
 from functools import lru_cache
 
@@ -24,16 +24,17 @@ from flask import Flask, current_app, request
 from flask_limiter import Limiter
 from limits import RateLimitItem, parse
 
+from tracker.privacy.iphash import IpHasher
+
 __all__ = ["client_key", "hit", "init_app"]
 
 EXTENSION = "tracker.ratelimit"
 
 
 def client_key() -> str:
-    """The rate-limit key of the current request: a keyed hash of the client address."""
-    secret: bytes = current_app.extensions["tracker.redirects"]["ip_secret"]
-    address = request.remote_addr or "-"
-    return hmac.new(secret, b"rate-limit:" + address.encode(), hashlib.sha256).hexdigest()[:32]
+    """The rate-limit key of the current request: the IP hash of the client address."""
+    hasher: IpHasher = current_app.extensions[EXTENSION]["hasher"]
+    return hasher(request.remote_addr) or "-"
 
 
 def init_app(app: Flask) -> None:
@@ -41,7 +42,7 @@ def init_app(app: Flask) -> None:
     settings = app.config["SETTINGS"]
     limiter = Limiter(key_func=client_key, app=app, storage_uri=settings.rate_limit_storage,
                       strategy="moving-window", headers_enabled=False, key_prefix="tracker")
-    app.extensions[EXTENSION] = limiter
+    app.extensions[EXTENSION] = {"limiter": limiter, "hasher": IpHasher.from_settings(settings)}
 
 
 @lru_cache(maxsize=64)
@@ -55,7 +56,7 @@ def hit(scope: str, limit: str) -> int | None:
     Returns None when it is allowed, or the seconds until the client may try again (for
     ``Retry-After``) when the limit is used up; refused requests are not counted.
     """
-    limiter: Limiter = current_app.extensions[EXTENSION]
+    limiter: Limiter = current_app.extensions[EXTENSION]["limiter"]
     item = _parse(limit)
     key = client_key()
     if limiter.limiter.hit(item, scope, key):

@@ -15,8 +15,8 @@ from apiflask import APIBlueprint, Schema
 from apiflask.fields import AwareDateTime, Date, Float, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf, Range
 from flask import Response, current_app, render_template, request
-from flask_limiter.errors import RateLimitExceeded
 
+from tracker import ratelimit
 from tracker.auth.access import requires
 from tracker.config import Settings
 from tracker.db import db_session
@@ -110,13 +110,10 @@ def ask_post() -> Response:
     """Store the form's answer; show thanks, or the form again with the problem."""
     settings = _settings()
     language = _language()
-    limiter = current_app.extensions["tracker.touchpoints"]["limiter"]
-    try:
-        with limiter.limit(settings.collect_rate_limit):
-            pass
-    except RateLimitExceeded as exc:
+    wait = ratelimit.hit("ask", settings.collect_rate_limit)
+    if wait is not None:
         resp = _page("selfreports/ask_error.html", 429, message=TEXTS[language]["limited"])
-        resp.headers["Retry-After"] = str(exc.limit.limit.get_expiry())
+        resp.headers["Retry-After"] = str(wait)
         return resp
     option = request.form.get("option") or None
     text = request.form.get("text", "")

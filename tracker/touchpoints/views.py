@@ -1,8 +1,9 @@
 """HTTP routes of tracker.touchpoints: the landing-site snippet ``/t.js`` and the public ``/collect``.
 
 ``/collect`` needs no key: CORS is limited to ``landing_origins``, each IP hash may send
-``collect_rate_limit`` records (flask-limiter, in-memory storage, so the limit holds per worker
-process), bodies are at most :data:`~tracker.touchpoints.collect.MAX_BODY_BYTES`.
+``collect_rate_limit`` records (:mod:`tracker.ratelimit`: per worker with the default in-memory
+storage, shared with ``rate_limit_storage = "redis://..."``), bodies are at most
+:data:`~tracker.touchpoints.collect.MAX_BODY_BYTES`.
 """
 from __future__ import annotations
 
@@ -13,14 +14,12 @@ from typing import Any
 from apiflask import APIBlueprint
 from flask import Response, current_app, jsonify, request
 from flask.blueprints import BlueprintSetupState
-from flask_limiter import Limiter
-from flask_limiter.errors import RateLimitExceeded
 
+from tracker import ratelimit
 from tracker.config import Settings
 from tracker.db import get_db
 from tracker.errors import DomainError, Forbidden
 from tracker.privacy.consent import opted_out
-from tracker.privacy.iphash import IpHasher
 from tracker.touchpoints.collect import MAX_BODY_BYTES, RateLimited, collect, parse_body
 
 bp = APIBlueprint("touchpoints", __name__)
@@ -34,16 +33,12 @@ EXTENSION = "tracker.touchpoints"
 
 @bp.record_once
 def _setup(state: BlueprintSetupState) -> None:
-    """Give the app its own rate limiter (in-memory counters: one set per app and worker process)."""
+    """Read the snippet once per app."""
     app = state.app
-    hasher = IpHasher.from_settings(app.config["SETTINGS"])
-    limiter = Limiter(key_func=lambda: hasher(request.remote_addr) or "-", app=app,
-                      storage_uri="memory://", strategy="moving-window", headers_enabled=False,
-                      key_prefix="collect")
     body = SNIPPET.read_bytes()
     if app.config["SETTINGS"].cookieless:  # README "Privacy": the snippet then stores nothing
         body = body.replace(COOKIELESS_OFF, COOKIELESS_ON, 1)
-    app.extensions[EXTENSION] = {"limiter": limiter, "snippet": body,
+    app.extensions[EXTENSION] = {"snippet": body,
                                  "snippet_etag": hashlib.sha256(body).hexdigest()[:20]}
 
 
@@ -112,14 +107,11 @@ def collect_post() -> Any:
     """Validate and store one record of the snippet; answer 204."""
     _allowed_origin()
     settings = _settings()
-    limiter: Limiter = current_app.extensions[EXTENSION]["limiter"]
-    try:
-        with limiter.limit(settings.collect_rate_limit):
-            pass
-    except RateLimitExceeded as exc:
-        body = RateLimited(f"too many records from this address (at most {settings.collect_rate_limit} per "
-                           "worker); retry later", None).to_dict()
-        return jsonify(body), 429, {"Retry-After": str(exc.limit.limit.get_expiry())}
+    wait = ratelimit.hit("collect", settings.collect_rate_limit)
+    if wait is not None:
+        body = RateLimited(f"too many records from this address (at most {settings.collect_rate_limit}); "
+                           f"retry in {wait} seconds", None).to_dict()
+        return jsonify(body), 429, {"Retry-After": str(wait)}
     if request.mimetype not in ("application/json", "text/plain"):
         return _error(415, "unsupported_media_type", "send the record as JSON (application/json or text/plain)")
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
