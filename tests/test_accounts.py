@@ -161,6 +161,16 @@ def test_disabling_or_a_new_password_ends_page_sessions(make_app, session, perso
     assert first.get("/").status_code == 302
 
 
+def test_a_page_session_ends_12_hours_after_sign_in(client, person):
+    assert sign_in(client, person.email, PASSWORD).status_code == 302
+    with client.session_transaction() as sess:
+        sess["signed_in_at"] -= 12 * 3600 - 60
+    assert client.get("/").status_code == 200  # a minute to go
+    with client.session_transaction() as sess:
+        sess["signed_in_at"] -= 61
+    assert client.get("/").status_code == 302
+
+
 # ---- the sign-in rate limit -----------------------------------------------------------------------
 
 def test_sign_in_is_rate_limited_per_address_and_redirects_never(make_app, person, api_key):

@@ -12,13 +12,14 @@ views the set of campaign ids the caller is limited to (``None``: not limited), 
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from functools import wraps
 from typing import Any
 
 from apiflask import HTTPTokenAuth
 from apiflask.scaffold import _annotate
-from flask import g, redirect, request, session, url_for
+from flask import current_app, g, redirect, request, session, url_for
 
 from tracker.auth.models import ROLES, Account, ApiKey
 from tracker.auth.service import verify_key
@@ -132,6 +133,7 @@ def requires(permission: str) -> Callable[[Callable[..., Any]], Callable[..., An
 # ---- pages ------------------------------------------------------------------------------------------
 SESSION_ACCOUNT = "account_id"
 SESSION_STAMP = "account_stamp"
+SESSION_SINCE = "signed_in_at"
 
 
 def _stamp(account: Account) -> str:
@@ -141,19 +143,26 @@ def _stamp(account: Account) -> str:
 
 def signed_in_session_data(account: Account) -> dict[str, Any]:
     """What a page session holds once ``account`` has signed in."""
-    return {SESSION_ACCOUNT: account.id, SESSION_STAMP: _stamp(account)}
+    return {SESSION_ACCOUNT: account.id, SESSION_STAMP: _stamp(account), SESSION_SINCE: int(time.time())}
 
 
 def current_page_account() -> Account | None:
-    """The enabled account of the page session, or None (a stale session is cleared)."""
+    """The enabled account of the page session, or None (a stale session is cleared).
+
+    A session is stale once its account is disabled, its password changed, or it is older than
+    ``current_app.permanent_session_lifetime`` (12 hours, see tracker/auth/__init__.py) since sign-in:
+    Flask re-signs the cookie whenever the session changes, so the sign-in time is kept and checked.
+    """
     account_id = session.get(SESSION_ACCOUNT)
     if account_id is None:
         return None
-    account = db_session().get(Account, account_id)
+    since = session.get(SESSION_SINCE)
+    fresh = isinstance(since, int) and time.time() - since < current_app.permanent_session_lifetime.total_seconds()
+    account = db_session().get(Account, account_id) if fresh else None
     if account is None or account.disabled or account.password_hash is None \
             or session.get(SESSION_STAMP) != _stamp(account):
-        session.pop(SESSION_ACCOUNT, None)
-        session.pop(SESSION_STAMP, None)
+        for name in (SESSION_ACCOUNT, SESSION_STAMP, SESSION_SINCE):
+            session.pop(name, None)
         return None
     return account
 
