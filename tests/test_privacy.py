@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import sqlalchemy as sa
-from accounts_support import bearer, make_key
+from accounts_support import bearer, make_key, sign_in_as
 
 from tracker.config import ConfigError, load_settings
 from tracker.conversions.models import Conversion
@@ -400,8 +400,12 @@ def test_retention_purge_keeps_aggregates_and_reports_say_so(make_app, make_link
         assert wide.json["retention"]["raw_clicks_since_day"] == cut, path  # the 30-day lookback reaches it
     cli = runner.invoke(args=["report", "attribution", "--from", str(today - timedelta(days=60)), "--format", "csv"])
     assert cli.exit_code == 0 and f"note: Clicks, scans and landing visits before {cut}" in cli.output
-    page_note = app.jinja_env.get_template("pages/_report.html").module.retention_note({"retention": note})
-    assert 'id="report-retention"' in page_note and note["message"] in page_note
+    sign_in_as(client, "analyst")
+    page = client.get(f"/reports/attribution?from={today - timedelta(days=60)}&to={today}")
+    assert page.status_code == 200 and 'id="report-retention"' in page.text
+    assert f"before {cut} are not available" in page.text
+    recent_page = client.get(f"/reports/funnel?{recent}")
+    assert recent_page.status_code == 200 and 'id="report-retention"' not in recent_page.text
 
 
 def test_no_retention_keeps_everything_and_adds_no_note(app, client, auth, make_link, session) -> None:
