@@ -56,9 +56,9 @@ COMMON_ERRORS = {"400": "The request cannot be read (for example a body that is 
 BODY_ERRORS = {"413": "The body is larger than the service accepts"}
 WRITE_ERRORS = {"409": "The change conflicts with existing data"}
 AUTH_ERRORS = {"403": "The key's role may not do this"}
-# Query parameters naming something stored: an unknown one answers 404 (path parameters are documented
-# by APIFlask itself).
-REFERENCE_PARAMETERS = frozenset({"campaign", "link", "person_id", "conversion"})
+# Query parameters or body fields naming something stored: an unknown one may answer 404 (path parameters
+# are documented by APIFlask itself).
+REFERENCE_PARAMETERS = frozenset({"account", "campaign", "link", "person_id", "conversion"})
 
 
 def base_headers(settings: Settings) -> list[tuple[str, str]]:
@@ -94,6 +94,15 @@ def _secure(resp: Response, settings_headers: list[tuple[str, str]]) -> Response
     return resp
 
 
+def _body_fields(spec: dict[str, Any], operation: dict[str, Any]) -> set[str]:
+    """Property names of an operation's JSON body."""
+    schema = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
+    ref = schema.get("$ref", "")
+    if ref.startswith("#/components/schemas/"):
+        schema = spec.get("components", {}).get("schemas", {}).get(ref.rsplit("/", 1)[1], {})
+    return set(schema.get("properties", {}))
+
+
 def _document_errors(spec: dict[str, Any]) -> dict[str, Any]:
     """State the answers every operation can give, all with the one error body."""
     content = {"application/json": {"schema": ERROR_SCHEMA}}
@@ -109,8 +118,8 @@ def _document_errors(spec: dict[str, Any]) -> dict[str, Any]:
             if operation.get("security"):
                 extra.update(AUTH_ERRORS)
             if any(p.get("in") == "query" and p.get("name") in REFERENCE_PARAMETERS
-                   for p in operation.get("parameters", [])):
-                extra["404"] = "A query parameter names something that does not exist"
+                   for p in operation.get("parameters", [])) or REFERENCE_PARAMETERS & _body_fields(spec, operation):
+                extra["404"] = "A parameter names something that does not exist"
             responses = operation.setdefault("responses", {})
             for status, description in extra.items():
                 responses.setdefault(status, {"description": description, "content": content})

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from tracker.auth.models import ROLES, Account, ApiKey
 from tracker.db import utcnow
 from tracker.errors import Conflict, NotFound, ValidationError
+from tracker.inputs import row_id
 from tracker.links.models import Campaign
 
 __all__ = ["KEY_PREFIX", "MIN_PASSWORD", "ROLES", "assign_campaigns", "authenticate", "bootstrap_admin",
@@ -109,7 +110,8 @@ def _staff_only(role: str) -> str:
 def find_account(session: Session, ref: str | int) -> Account:
     """Return the account with this id or e-mail address, or raise NotFound (``account``)."""
     if isinstance(ref, int) or str(ref).isdigit():
-        account = session.get(Account, int(ref))
+        number = row_id(ref)  # larger than any id, or digits int() refuses: no such account
+        account = session.get(Account, number) if number is not None else None
     else:
         account = session.scalar(sa.select(Account).where(Account.email == str(ref).strip().lower()))
     if account is None:
@@ -153,8 +155,8 @@ def _campaigns(session: Session, refs: Iterable[str | int]) -> list[Campaign]:
     for ref in refs:
         ref = str(ref).strip()
         cond = Campaign.slug == ref.lower()
-        if ref.isdigit():
-            cond = sa.or_(cond, Campaign.id == int(ref))
+        if row_id(ref) is not None:
+            cond = sa.or_(cond, Campaign.id == row_id(ref))
         campaign = session.scalar(sa.select(Campaign).where(cond))
         if campaign is None:
             raise NotFound(f"no campaign {ref}", "campaigns")
@@ -268,8 +270,8 @@ def find_key(session: Session, ref: str, account: Account | None = None) -> ApiK
     """Return the key with this id or prefix (only among ``account``'s keys when given), or raise NotFound."""
     ref = str(ref).strip()
     cond = ApiKey.prefix == ref
-    if ref.isdigit():
-        cond = sa.or_(cond, ApiKey.id == int(ref))
+    if row_id(ref) is not None:
+        cond = sa.or_(cond, ApiKey.id == row_id(ref))
     query = sa.select(ApiKey).where(cond)
     if account is not None:
         query = query.where(ApiKey.account_id == account.id)

@@ -6,6 +6,7 @@ from apiflask.fields import AwareDateTime, Boolean, Date, Decimal, Dict, Integer
 from apiflask.validators import Length, OneOf, Range
 
 from tracker.links.models import LINK_KINDS
+from tracker.links.service import MAX_EXTRA_PARAMS
 
 
 class CampaignIn(Schema):
@@ -61,16 +62,22 @@ class CampaignList(Schema):
 _TAG = {"validate": Length(0, 200), "allow_none": True}
 
 
+_CAMPAIGN_REF = {"allow_none": True, "validate": Length(0, 100), "metadata": {"description": "Campaign id or slug"}}
+# At most MAX_EXTRA_PARAMS parameters: names 1-100, values 0-500 characters (tracker.links.service).
+_EXTRA_PARAMS = {"keys": String(validate=Length(1, 100)), "values": String(validate=Length(0, 500)),
+                 "allow_none": True, "validate": Length(max=MAX_EXTRA_PARAMS)}
+
+
 class LinkIn(Schema):
     destination = String(required=True, validate=Length(1, 2048))
-    campaign = String(allow_none=True, metadata={"description": "Campaign id or slug"})
+    campaign = String(**_CAMPAIGN_REF)
     utm_source = String(required=True, validate=Length(1, 200))
     utm_medium = String(required=True, validate=Length(1, 200),
                         metadata={"description": "One of the allowed mediums in config/channels.toml"})
     utm_campaign = String(**_TAG, metadata={"description": "Defaults to the campaign's slug"})
     utm_term = String(**_TAG)
     utm_content = String(**_TAG)
-    extra_params = Dict(keys=String(), values=String(), allow_none=True)
+    extra_params = Dict(**_EXTRA_PARAMS)
     kind = String(validate=OneOf(LINK_KINDS))
     label = String(validate=Length(0, 200), allow_none=True)
     slug = String(allow_none=True, validate=Length(0, 63), metadata={"description": "Custom short code"})
@@ -79,13 +86,13 @@ class LinkIn(Schema):
 
 class LinkPatch(Schema):
     destination = String(validate=Length(1, 2048))
-    campaign = String(allow_none=True)
+    campaign = String(**_CAMPAIGN_REF)
     utm_source = String(validate=Length(1, 200))
     utm_medium = String(validate=Length(1, 200))
     utm_campaign = String(**_TAG)
     utm_term = String(**_TAG)
     utm_content = String(**_TAG)
-    extra_params = Dict(keys=String(), values=String(), allow_none=True)
+    extra_params = Dict(**_EXTRA_PARAMS)
     kind = String(validate=OneOf(LINK_KINDS))
     label = String(validate=Length(0, 200), allow_none=True)
     expires_at = AwareDateTime(allow_none=True)
@@ -102,10 +109,10 @@ class BulkQuery(Schema):
 
 
 class LinkFilter(Schema):
-    campaign = String()
-    kind = String()
-    utm_source = String()
-    utm_medium = String()
+    campaign = String(validate=Length(0, 100))
+    kind = String(validate=Length(0, 40))
+    utm_source = String(validate=Length(0, 200))
+    utm_medium = String(validate=Length(0, 200))
     q = String(validate=Length(0, 200))
     page = Integer(load_default=1, validate=Range(1, 100_000))
     per_page = Integer(load_default=50, validate=Range(1, 500))

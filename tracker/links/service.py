@@ -26,8 +26,9 @@ from tracker.links.urls import MAX_TAG, merge_query, normalise_tag, validate_tag
 CODE_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
 CODE_LENGTH = 6
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
-MAX_BULK_ROWS = 10_000
 MAX_LABEL = 200
+MAX_BULK_ROWS = 10_000
+MAX_EXTRA_PARAMS = 20
 LINK_FIELDS = ("destination", "campaign", "utm_source", "utm_medium", "utm_campaign", "utm_term",
                "utm_content", "extra_params", "kind", "label", "slug", "expires_at")
 
@@ -102,6 +103,8 @@ def _extra_params(value: object) -> dict[str, str]:
         value = dict(parse_qsl(value, keep_blank_values=True))
     if not isinstance(value, Mapping):
         raise ValidationError("extra_params must be an object of name: value strings", "extra_params")
+    if len(value) > MAX_EXTRA_PARAMS:
+        raise ValidationError(f"extra_params may hold at most {MAX_EXTRA_PARAMS} parameters", "extra_params")
     params: dict[str, str] = {}
     for key, val in value.items():
         key = str(key).strip()

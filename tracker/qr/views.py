@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Boolean, Integer, String
-from apiflask.validators import OneOf
+from apiflask.validators import Length, OneOf, Range
 from flask import Response, current_app
 
 from tracker.auth.access import campaign_scope, requires
@@ -16,11 +16,12 @@ bp = APIBlueprint("api_qr", __name__, url_prefix="/api/v1", tag="QR codes")
 
 
 class QrQuery(Schema):
-    size = Integer(metadata={"description": "Width in pixels (PNG) or user units (SVG), 64-4000"})
-    border = Integer(metadata={"description": "Quiet zone in modules, 0-20 (4 is the standard)"})
-    error = String(metadata={"description": "Error correction: L, M, Q or H"})
-    fill = String(metadata={"description": "Hex colour of the modules"})
-    back = String(metadata={"description": "Hex colour of the background"})
+    size = Integer(validate=Range(64, 4000),
+                   metadata={"description": "Width in pixels (PNG) or user units (SVG), 64-4000"})
+    border = Integer(validate=Range(0, 20), metadata={"description": "Quiet zone in modules, 0-20 (4 is the standard)"})
+    error = String(validate=Length(1, 1), metadata={"description": "Error correction: L, M, Q or H"})
+    fill = String(validate=Length(1, 9), metadata={"description": "Hex colour of the modules"})
+    back = String(validate=Length(1, 9), metadata={"description": "Hex colour of the background"})
 
 
 class SheetQuery(Schema):

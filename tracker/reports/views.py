@@ -5,6 +5,7 @@ from typing import Any
 
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import String
+from apiflask.validators import Length
 from flask import Response, current_app, request
 
 from tracker.auth.access import requires
@@ -17,6 +18,7 @@ from tracker.reports.params import FUNNEL_MODELS, parse_params
 bp = APIBlueprint("reports", __name__, url_prefix="/api/v1/reports", tag="Reports")
 
 FORMATS = ("json", "csv")
+MAX_PARAM_LENGTH = 500  # every report parameter (a list of models or dimensions fits)
 
 
 def _settings() -> Settings:
@@ -24,6 +26,7 @@ def _settings() -> Settings:
 
 
 def _field(description: str, **kwargs: Any) -> String:
+    kwargs.setdefault("validate", Length(0, MAX_PARAM_LENGTH))
     return String(metadata={"description": description}, **kwargs)
 
 

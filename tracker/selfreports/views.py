@@ -139,7 +139,8 @@ class AnswerIn(Schema):
     option = String(validate=Length(0, 40), metadata={"description": "A configured option key, or `other`"})
     text = String(validate=Length(0, service.MAX_TEXT), metadata={"description": "Free text, kept verbatim"})
     language = String(validate=OneOf(LANGUAGES), metadata={"description": "en (default) or no"})
-    ts = String(metadata={"description": "When it was answered (ISO 8601 with offset); default now"})
+    ts = String(validate=Length(0, 40),
+                metadata={"description": "When it was answered (ISO 8601 with offset); default now"})
     conversion_external_id = String(validate=Length(0, 100),
                                     metadata={"description": "external_id of the conversion it belongs to"})
     tid = String(validate=Length(0, 32))
