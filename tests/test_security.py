@@ -194,3 +194,14 @@ def _admin(app: Any) -> dict[str, str]:
         with get_db(app).Session() as s:
             cache["key"] = make_key(s, "admin")
     return bearer(cache["key"])
+
+
+def test_a_nul_or_control_character_in_a_short_code_is_an_unknown_code(client: Any, make_link: Any,
+                                                                      drain: Any) -> None:
+    link = make_link()
+    assert client.get(f"/r/{link['code']}%00").status_code == 302  # the same code once NUL is dropped
+    for path in ("/r/zz%00zz", "/q/%00", "/r/%1b%5b31m", "/r/%7f"):
+        resp = client.get(path)
+        assert resp.status_code == 404, path
+        assert_secure(resp, path)
+    assert drain() == 5  # every visit reaches the database (PostgreSQL text cannot hold NUL)

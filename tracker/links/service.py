@@ -40,8 +40,13 @@ def generate_code(length: int = CODE_LENGTH) -> str:
 
 
 def normalise_code(code: str) -> str:
-    """Codes are case-insensitive: store and look them up in lower case."""
-    return code.strip().lower()
+    """Codes are case-insensitive: store and look them up in lower case.
+
+    Characters no code can hold and no database text can store (NUL and other control characters, as
+    in ``/r/ab%00cd``) are dropped, so a hostile path is an unknown code, never a database error.
+    """
+    code = code.strip().lower()
+    return code if code.isprintable() else "".join(ch for ch in code if ch.isprintable())
 
 
 RESERVED_CODES = frozenset({"new", "bulk"})  # /links/new (page), /api/v1/links/bulk
