@@ -205,3 +205,84 @@ def test_a_nul_or_control_character_in_a_short_code_is_an_unknown_code(client: A
         assert resp.status_code == 404, path
         assert_secure(resp, path)
     assert drain() == 5  # every visit reaches the database (PostgreSQL text cannot hold NUL)
+
+
+# ---- length limits ---------------------------------------------------------------------------------
+
+def _resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    ref = schema.get("$ref")
+    return spec["components"]["schemas"][ref.rsplit("/", 1)[1]] if ref else schema
+
+
+def _string_inputs(spec: dict[str, Any]) -> list[tuple[str, str, str, str, dict[str, Any]]]:
+    """(method, path, location, name, schema) of every string a request can carry."""
+    found = []
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            if method not in ("get", "post", "patch", "put", "delete"):
+                continue
+            for param in op.get("parameters", []):
+                if param["in"] == "query" and param["schema"].get("type") == "string":
+                    found.append((method, path, "query", param["name"], param["schema"]))
+            body = op.get("requestBody", {}).get("content", {}).get("application/json")
+            if body:
+                for name, prop in _resolve(spec, body["schema"]).get("properties", {}).items():
+                    if prop.get("readOnly"):
+                        continue
+                    if prop.get("type") == "string":
+                        found.append((method, path, "json", name, prop))
+                    elif prop.get("type") in ("array", "object"):
+                        found.append((method, path, "json", name, prop))
+    return found
+
+
+def test_every_string_input_of_the_api_has_a_length_limit(client: Any, auth: dict[str, str]) -> None:
+    spec = client.get("/api/openapi.json", headers=auth).json
+    inputs = _string_inputs(spec)
+    assert len(inputs) > 60
+    unbounded = []
+    for method, path, location, name, schema in inputs:
+        bounded = ("maxLength" in schema or "enum" in schema or schema.get("format") in ("date", "date-time")
+                   or "maxItems" in schema or "maxProperties" in schema)
+        if not bounded:
+            unbounded.append(f"{method.upper()} {path} {location} {name}")
+    assert not unbounded, unbounded
+
+
+def test_over_long_values_are_refused_naming_the_field(client: Any, auth: dict[str, str],
+                                                       campaign: dict[str, Any], make_link: Any) -> None:
+    spec = client.get("/api/openapi.json", headers=auth).json
+    link = make_link()
+    values = {"campaign_id": str(campaign["id"]), "code": link["code"], "person_id": "p" + "x" * 21,
+              "rule_id": "1", "account_id": "1", "campaign": campaign["slug"], "key_id": "1"}
+    checked = 0
+    for method, path, location, name, schema in _string_inputs(spec):
+        if "maxLength" not in schema:
+            continue
+        url = re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), "1"), path)
+        too_long = "x" * (schema["maxLength"] + 1)
+        if location == "query":
+            resp = client.open(url, method=method.upper(), query_string={name: too_long}, headers=auth)
+        else:
+            resp = client.open(url, method=method.upper(), json={name: too_long}, headers=auth)
+        assert resp.status_code == 422, (method, path, name, resp.status_code, resp.json)
+        assert name in resp.json["error"]["detail"][location], (method, path, name, resp.json)
+        checked += 1
+    assert checked > 40
+
+
+def test_over_long_form_fields_and_csv_cells_name_the_field(client: Any, auth: dict[str, str],
+                                                            page_client: Any) -> None:
+    pages = page_client("admin")
+    form = pages.get("/links/new").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    resp = pages.post("/links/new", data={"csrf_token": token, "destination": "https://example.com/",
+                                          "utm_source": "a", "utm_medium": "email", "utm_campaign": "c",
+                                          "label": "x" * 201, "kind": "online"})
+    assert resp.status_code == 422 and "label is longer than 200 characters" in resp.text
+    csv_text = ("destination,utm_source,utm_medium,utm_campaign,label\n"
+                "https://example.com/a,a,email,c,ok\n"
+                f"https://example.com/b,{'s' * 101},email,c,ok\n")
+    resp = client.post("/api/v1/links/bulk", data=csv_text.encode(), headers={**auth, "Content-Type": "text/csv"})
+    assert resp.status_code == 422
+    assert [(r["line"], r["field"]) for r in resp.json["rejected"]] == [(3, "utm_source")]
