@@ -167,6 +167,25 @@ def test_refusals_name_the_field_through_the_api(client: Any, auth: dict[str, st
         assert resp.status_code == 422 and resp.json["error"]["field"] == "fallback_url", (bad, resp.json)
 
 
+def test_destination_domains_setting_limits_destinations_and_fallbacks(make_app: Any) -> None:
+    app = make_app(destination_domains="example.com,*.bøker.example")
+    with get_db(app).Session() as s:
+        headers = {"Authorization": f"Bearer {make_key(s, 'admin')}"}
+    client = app.test_client()
+    body = {"utm_source": "a", "utm_medium": "email", "utm_campaign": "c"}
+    for ok in ("https://example.com/", "https://www.example.com/x", "https://shop.xn--bker-gra.example/",
+               "https://bøker.example/"):
+        resp = client.post("/api/v1/links", json={**body, "destination": ok}, headers=headers)
+        assert resp.status_code == 201, (ok, resp.json)
+    for bad in ("https://example.org/", "https://notexample.com/", "https://example.com.evil.example/",
+                "https://1.2.3.4/"):
+        resp = client.post("/api/v1/links", json={**body, "destination": bad}, headers=headers)
+        assert resp.status_code == 422 and resp.json["error"]["field"] == "destination", (bad, resp.json)
+        assert "allowed destination domains" in resp.json["error"]["message"]
+        resp = client.post("/api/v1/campaigns", json={"name": "Fair", "fallback_url": bad}, headers=headers)
+        assert resp.status_code == 422 and resp.json["error"]["field"] == "fallback_url", (bad, resp.json)
+
+
 # ---- UTM tags -----------------------------------------------------------------------------------------
 
 @PURE
