@@ -286,3 +286,20 @@ def test_over_long_form_fields_and_csv_cells_name_the_field(client: Any, auth: d
     resp = client.post("/api/v1/links/bulk", data=csv_text.encode(), headers={**auth, "Content-Type": "text/csv"})
     assert resp.status_code == 422
     assert [(r["line"], r["field"]) for r in resp.json["rejected"]] == [(3, "utm_source")]
+
+
+@pytest.mark.parametrize("target", ["/\\evil.example", "/\t/evil.example", "/\n/evil.example", "//evil.example",
+                                    "https://evil.example/", "/%09/evil.example"])
+def test_sign_in_next_never_leaves_the_site(app: Any, target: str) -> None:
+    from accounts_support import PASSWORD, make_account
+
+    with get_db(app).Session() as s:
+        make_account(s, "admin", email="next@example.com", password=PASSWORD)
+    client = app.test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
+    resp = client.post("/login", query_string={"next": target},
+                       data={"csrf_token": token, "email": "next@example.com", "password": PASSWORD})
+    assert resp.status_code in (302, 303)
+    # read the Location as a browser does: tabs and newlines dropped, backslashes as slashes
+    location = re.sub(r"[\t\n\r]", "", resp.headers["Location"]).replace("\\", "/")
+    assert location.startswith("/") and not location.startswith("//"), resp.headers["Location"]

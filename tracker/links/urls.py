@@ -44,8 +44,8 @@ import idna
 
 from tracker.errors import ValidationError
 
-__all__ = ["MAX_TAG", "MAX_URL_LENGTH", "UTM_KEYS", "merge_query", "normalise_host", "normalise_tag",
-           "validate_tag", "validate_url"]
+__all__ = ["MAX_TAG", "MAX_URL_LENGTH", "UTM_KEYS", "local_path", "merge_query", "normalise_host",
+           "normalise_tag", "validate_tag", "validate_url"]
 
 MAX_URL_LENGTH = 2048
 MAX_HOST_LENGTH = 253
@@ -184,6 +184,22 @@ def validate_url(value: object, field: str, allowed_domains: tuple[str, ...] = (
     if len(canonical) > MAX_URL_LENGTH:
         raise ValidationError(f"{field} is longer than {MAX_URL_LENGTH} characters once encoded", field)
     return canonical
+
+
+def local_path(target: str | None) -> str | None:
+    """Return ``target`` if it is a path on this site (for a ``next`` parameter), else None.
+
+    Browsers drop tabs and newlines and read ``\\`` as ``/``, so ``/\\evil.example`` and
+    ``/<tab>/evil.example`` would leave the site like ``//evil.example``: a path must start with one
+    ``/`` and hold no whitespace, control characters or backslashes.
+
+    >>> local_path("/links/ab12cd?x=1"), local_path("//evil.example"), local_path("/\\t/evil.example")
+    ('/links/ab12cd?x=1', None, None)
+    """
+    if (not target or len(target) > MAX_URL_LENGTH or not target.startswith("/") or target[1:2] in ("/", "\\")
+            or "\\" in target or _CONTROL.search(target)):
+        return None
+    return target
 
 
 def merge_query(url: str, params: dict[str, str]) -> str:

@@ -24,6 +24,7 @@ from tracker.errors import Conflict, DomainError, Forbidden, ValidationError
 from tracker.links import service
 from tracker.links.models import LINK_KINDS, OFFLINE_KINDS
 from tracker.links.serialize import links_out
+from tracker.links.urls import local_path
 from tracker.pages import csrf
 from tracker.pages import reports as reporting
 from tracker.pages.charts import daily_chart
@@ -112,9 +113,7 @@ def login() -> str | Response | tuple[str, int]:
             # over, and the form token changes.
             session.clear()
             session.update(signed_in_session_data(account))
-            target = request.args.get("next", "")
-            return redirect(target if target.startswith("/") and not target.startswith("//")
-                            else url_for("pages.index"))
+            return redirect(local_path(request.args.get("next")) or url_for("pages.index"))
         error = "That e-mail address and password do not match an active account."
     return render_template("pages/login.html", email=email, error=error), (401 if error else 200)
 
