@@ -303,3 +303,30 @@ def test_sign_in_next_never_leaves_the_site(app: Any, target: str) -> None:
     # read the Location as a browser does: tabs and newlines dropped, backslashes as slashes
     location = re.sub(r"[\t\n\r]", "", resp.headers["Location"]).replace("\\", "/")
     assert location.startswith("/") and not location.startswith("//"), resp.headers["Location"]
+
+
+def test_nul_characters_are_refused_before_any_view(client: Any, auth: dict[str, str], make_app: Any) -> None:
+    collect_client = make_app(landing_origins=ORIGIN).test_client()
+    answers = {
+        "path": client.get("/api/v1/links/ab%00cd", headers=auth),
+        "query": client.get("/api/v1/links", query_string={"q": "a\x00b"}, headers=auth),
+        "json": client.post("/api/v1/campaigns", json={"name": "a\x00b"}, headers=auth),
+        "json key": client.post("/api/v1/campaigns", json={"name": "ok", "x\x00": 1}, headers=auth),
+        "header": collect_client.post("/collect", json={"type": "visit"},
+                                      headers={"Origin": ORIGIN, "User-Agent": "a\x00b"}),
+        "collect body": collect_client.post("/collect", headers={"Origin": ORIGIN},
+                                            json={"type": "visit", "site_visitor_id": "a\x00b"}),
+    }
+    for what, resp in answers.items():
+        assert resp.status_code in (400, 422), (what, resp.status_code)
+        assert "NUL" in resp.json["error"]["message"], (what, resp.json)
+
+
+def test_short_urls_come_from_the_public_base_not_the_host(client: Any, auth: dict[str, str]) -> None:
+    resp = client.post("/api/v1/links", json={"destination": "https://example.com/", "utm_source": "a",
+                                              "utm_medium": "email", "utm_campaign": "c"},
+                       headers={**auth, "Host": "evil.example", "X-Forwarded-Host": "evil.example",
+                                "Forwarded": "host=evil.example"})
+    assert resp.status_code == 201
+    assert resp.json["short_url"].startswith("https://go.example.com/r/")
+    assert resp.json["qr_url"].startswith("https://go.example.com/q/")

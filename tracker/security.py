@@ -127,9 +127,12 @@ def _document_errors(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _refuse_nul() -> None:
-    """Refuse NUL characters in the path, query, form or JSON body before any view reads them."""
+    """Refuse NUL characters in the path, headers, query, form or JSON body before any view reads them."""
     if "\x00" in request.path:
         raise DomainError("the URL contains a NUL character", "path")
+    for name, value in request.headers.items():
+        if "\x00" in value:
+            raise DomainError(f"the {name} header contains a NUL character", name)
     for source in (request.args, request.form if request.mimetype != "application/json" else {}):
         for name, value in source.items(multi=True) if source else ():
             if "\x00" in name or "\x00" in value:
