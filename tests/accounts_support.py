@@ -5,9 +5,8 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from argon2 import PasswordHasher
+from sqlalchemy.orm import Session
 
 from tracker.auth.models import Account
 from tracker.auth.service import assign_campaigns, create_account, create_key
