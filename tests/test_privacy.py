@@ -452,3 +452,14 @@ def test_spool_drain_thread_starts_the_daily_purge(make_app, make_link) -> None:
         assert len(tids) == 1 and "ret00000000000000001" not in tids
     finally:
         spool.stop()
+
+
+@pytest.mark.parametrize("person_id", ["p" * 23, "p%07x", "%E2%80%8Bp"])
+def test_erase_malformed_person_ids_are_404(client, auth, person_id) -> None:
+    resp = client.delete(f"/api/v1/people/{person_id}", headers=auth)
+    assert resp.status_code == 404 and resp.json["error"]["field"] == "person_id"
+
+
+def test_erase_cli_refuses_a_key_with_control_characters(app) -> None:
+    result = app.test_cli_runner().invoke(args=["people", "erase", "ola\x00@example.no", "--yes"])
+    assert result.exit_code != 0 and "printable characters) (key)" in result.output

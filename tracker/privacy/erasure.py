@@ -68,9 +68,9 @@ def find_person(session: Session, secret: bytes, key: str) -> str:
         It names several people (give the person id instead).
     """
     key = (key or "").strip()
-    if not key or len(key) > 320:
+    if not key or len(key) > 320 or not key.isprintable():
         raise ValidationError("give a person id, an e-mail address or customer key, or a visitor, site "
-                              "visitor or click id (at most 320 characters)", "key")
+                              "visitor or click id (at most 320 printable characters)", "key")
     people: set[str] = set()
     if len(key) <= PERSON_ID_LENGTH:
         people.update(session.scalars(sa.select(Identity.person_id).where(Identity.person_id == key).limit(1)))
@@ -101,6 +101,8 @@ def erase_person(session: Session, person_id: str, now: datetime | None = None) 
     NotFound
         No row carries ``person_id``.
     """
+    if len(person_id) > PERSON_ID_LENGTH or not person_id.isprintable():
+        raise NotFound(f"person {person_id[:PERSON_ID_LENGTH]!r} does not exist", "person_id")
     now = now or utcnow()
     identities = session.execute(sa.select(Identity.kind, Identity.value).where(
         Identity.person_id == person_id)).all()
