@@ -90,10 +90,14 @@ def _init_redirects(app: APIFlask, settings: Settings) -> None:
 
     app.extensions["tracker.redirects"] = {
         "spool": Spool(settings.spool_path, writer, fsync=settings.spool_fsync),
-        "cache": LinkCache(db.Session, settings.link_cache_seconds),
+        "cache": LinkCache.from_settings(settings),
         "ip_secret": hashlib.sha256(settings.ip_hash_secret.encode()).digest(),
         "background": app.config["SPOOL_BACKGROUND"],
     }
+    # Conversions queued while the database is unavailable; 503 for other API calls then.
+    from tracker.conversions.spool import init_app as init_conversion_queue
+    app.extensions["tracker.redirects"]["conversions"] = init_conversion_queue(
+        app, db.Session, app.extensions["tracker.redirects"]["ip_secret"])
     # /r/<code> and /q/<code> are answered in front of Flask (see tracker/redirects/handler.py).
     app.wsgi_app = Redirector(app, app.wsgi_app)  # type: ignore[method-assign]
 

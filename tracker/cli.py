@@ -246,21 +246,31 @@ def import_touchpoints(file: Path, skip_bad_rows: bool) -> None:
 
 
 # ---- spool ------------------------------------------------------------------------------------
-spool_cli = AppGroup("spool", help="The durable click spool.")
+spool_cli = AppGroup("spool", help="The durable spools: clicks, and conversions queued while the database was down.")
 
 
 @spool_cli.command("status")
 def spool_status() -> None:
-    """Show spool segments waiting to be written."""
-    status = current_app.extensions["tracker.redirects"]["spool"].status()
+    """Show spool segments waiting to be written (clicks; ``conversions``: queued requests, dead letters)."""
+    state = current_app.extensions["tracker.redirects"]
+    status = {**state["spool"].status(), "conversions": state["conversions"].status()}
     click.echo(json.dumps(status, indent=2))
 
 
 @spool_cli.command("replay")
 def spool_replay() -> None:
     """Write the spool files of stopped processes to the database (safe to run any time)."""
-    spool = current_app.extensions["tracker.redirects"]["spool"]
-    click.echo(f"replayed {spool.replay_orphans()} spooled lines")
+    state = current_app.extensions["tracker.redirects"]
+    clicks = state["spool"].replay_orphans()
+    queue = state["conversions"]
+    requests = queue.spool.replay_orphans()
+    click.echo(f"replayed {clicks} spooled lines")
+    if requests:
+        click.echo(f"replayed {requests} queued conversion requests")
+    dead = queue.status()["dead_conversions"]
+    if dead:
+        click.echo(f"warning: {dead} queued conversions were refused by the database and kept in "
+                   f"{queue.dead_path} (see README \"Durability\"); fix them and send them again", err=True)
 
 
 # ---- serve ------------------------------------------------------------------------------------
@@ -287,6 +297,7 @@ def serve(host: str, port: int, workers: int, server: str, threads: int) -> None
                        "Sign in to the pages with the e-mail and password; create people's own accounts with "
                        "`tracker accounts create`.\n")
     app.extensions["tracker.redirects"]["spool"].replay_orphans()
+    app.extensions["tracker.redirects"]["conversions"].spool.replay_orphans()
     click.echo(f"Tracker serving on http://{host}:{port}/  (public base URL {settings.public_base_url})",
                err=False)
     sys.stdout.flush()
@@ -294,7 +305,7 @@ def serve(host: str, port: int, workers: int, server: str, threads: int) -> None
         from granian import Granian
         from granian.constants import Interfaces
         Granian("tracker.wsgi:app", address=host, port=port, interface=Interfaces.WSGI, workers=workers,
-                blocking_threads=threads).serve()
+                blocking_threads=threads, respawn_failed_workers=True).serve()  # a crashed worker is replaced
     else:
         os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}",
                                    "--workers", str(workers), "--threads", str(threads), "tracker.wsgi:app"])

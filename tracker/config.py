@@ -92,6 +92,12 @@ class Settings:
     spool_dir: str = "spool"
     spool_fsync: bool = False
     link_cache_seconds: float = 5.0
+    # Capture under faults (tracker/redirects/cache.py, tracker/conversions/spool.py, README "Durability").
+    link_cache_max_entries: int = 50_000  # codes per worker, least recently used evicted first
+    link_cache_stale_seconds: float = 86_400.0  # serve a cached link this long past its last read if the db fails
+    lookup_timeout_seconds: float = 1.0  # longest wait of a redirect for a link lookup
+    unavailable_retry_after: int = 30  # Retry-After (s) of the 503 for links never seen while the db is down
+    offline_key_seconds: float = 3_600.0  # a key verified this recently may queue conversions while the db is down
     max_upload_bytes: int = 5_000_000
     destination_domains: tuple[str, ...] = ()
     channels_file: str = "channels.toml"
@@ -240,6 +246,9 @@ def load_settings(
     values["landing_origins"] = tuple(o.rstrip("/") for o in values.get("landing_origins", ()))
     if not values.get("funnel", defaults["funnel"]):
         raise ConfigError("funnel must list at least one conversion type")
+    for name in ("link_cache_max_entries", "lookup_timeout_seconds"):
+        if values.get(name, defaults[name]) <= 0:
+            raise ConfigError(f"{name} must be positive")
     if values.get("ip_hash_rotation", defaults["ip_hash_rotation"]) not in ("daily", "never"):
         raise ConfigError(f"ip_hash_rotation must be daily or never, got {values['ip_hash_rotation']!r}")
     if values.get("click_retention_days", 0) < 0:

@@ -11,6 +11,7 @@ from tracker.config import Settings
 from tracker.conversions import service
 from tracker.conversions.models import Conversion
 from tracker.conversions.schemas import AtomicQuery, ConversionFilter, ConversionOut, ConversionPage
+from tracker.conversions.spool import conversion_queue
 from tracker.db import db_session
 from tracker.errors import ValidationError
 
@@ -34,6 +35,19 @@ def _dump(conversion: Conversion, settings: Settings) -> dict[str, Any]:
     return ConversionOut().dump(conversion_out(conversion, settings))  # type: ignore[no-any-return]
 
 
+def parse_conversions(body: Any) -> tuple[list[Any], bool]:
+    """Return (items, is_batch) of a conversions request body; raise ValidationError."""
+    if not isinstance(body, dict):
+        raise ValidationError("send a JSON object: one conversion, or {\"conversions\": [...]}", None)
+    batch = "conversions" in body
+    if batch:
+        if set(body) - {"conversions"}:
+            raise ValidationError("a batch has only the field conversions", "conversions")
+        if not isinstance(body["conversions"], list):
+            raise ValidationError("conversions must be a list of objects", "conversions")
+    return (body["conversions"] if batch else [body]), batch
+
+
 @bp.post("/conversions")
 @requires("conversions:write")
 @bp.input(AtomicQuery, location="query", arg_name="query")
@@ -44,21 +58,17 @@ def _dump(conversion: Conversion, settings: Settings) -> dict[str, Any]:
     "(200 for a duplicate). A batch: `items` with `index`, `status` and the conversion; 201 if anything "
     "was created, else 200. With `atomic=true` (default) one invalid item rejects the batch (422, "
     "nothing stored, `error.rejected` lists `{index, field, message}`); with `atomic=false` valid items "
-    "are stored and invalid ones listed in `rejected`."),
-    responses={201: "Created", 200: "Nothing new (duplicates)", 422: "Invalid conversion(s)"})
+    "are stored and invalid ones listed in `rejected`. While the database is unavailable, a key used "
+    "here within `offline_key_seconds` gets 202 `{status: queued, queued, sid}`: the conversions "
+    "(checked as far as possible without the database) are stored once it is back; other keys get 503."),
+    responses={201: "Created", 200: "Nothing new (duplicates)", 202: "Queued (database unavailable)",
+               422: "Invalid conversion(s)", 503: "Database unavailable"})
 def create_conversions(query: dict[str, Any]) -> Any:
     """Record conversions (single or batch)"""
     settings = _settings()
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ValidationError("send a JSON object: one conversion, or {\"conversions\": [...]}", None)
-    batch = "conversions" in body
-    if batch:
-        if set(body) - {"conversions"}:
-            raise ValidationError("a batch has only the field conversions", "conversions")
-        if not isinstance(body["conversions"], list):
-            raise ValidationError("conversions must be a list of objects", "conversions")
-    items = body["conversions"] if batch else [body]
+    items, batch = parse_conversions(request.get_json(silent=True))
+    # This key may queue conversions while the database is unavailable (tracker/conversions/spool.py).
+    conversion_queue().remember_key(request)
     secret = current_app.extensions["tracker.redirects"]["ip_secret"]
     result = service.create_conversions(db_session(), settings, secret, items,
                                         atomic=query["atomic"] or not batch)

@@ -1,13 +1,40 @@
-"""A bounded in-process cache of links for the redirect path (short TTL, so edits show up quickly)."""
+"""A bounded in-process cache of links for the redirect path, which keeps answering when the database does not.
+
+- **Fresh**: an entry is trusted for ``link_cache_seconds`` (default 5 s), so an edit reaches every
+  worker within that time. Unknown codes are cached too (they answer 404).
+- **Bounded**: at most ``link_cache_max_entries`` codes (default 50,000) per worker; the least
+  recently used code goes first.
+- **Bounded wait**: a lookup runs on one of a few daemon lookup threads of the worker, through an
+  engine of its own with short timeouts (SQLite busy timeout; PostgreSQL connect, statement and lock
+  timeouts). The request thread waits at most ``lookup_timeout_seconds`` (default 1 s) for it, so a
+  stalled or locked database costs a redirect at most that wait, even when the database stops
+  answering on an open connection (which no driver timeout catches).
+- **Stale if error**: when a lookup fails or times out, the cached entry is served past its
+  freshness, for up to ``link_cache_stale_seconds`` (default 1 day) after it was last read from the
+  database. After a failure the database is not asked again by this worker for
+  :data:`RETRY_SECONDS`, so during an outage requests do not each pay the wait.
+- **Never seen**: a code with no usable entry while the database is unavailable raises
+  :class:`LinkUnavailable`; the redirect answers 503 with a retry page and ``Retry-After``.
+"""
 from __future__ import annotations
 
+import logging
+import math
+import os
+import queue
 import threading
 import time
+import weakref
 from collections import OrderedDict
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 from werkzeug.urls import iri_to_uri
 
@@ -15,7 +42,15 @@ from tracker.links.models import Campaign, Link
 from tracker.links.service import tracked_url
 from tracker.links.urls import merge_query
 
+log = logging.getLogger(__name__)
+
 TID_MARK = "TIDMARK7"  # survives merge_query and iri_to_uri unchanged
+RETRY_SECONDS = 1.0  # after a failed lookup, the database is asked again no sooner than this
+LOOKUP_THREADS = 2  # per worker; when all are stuck on a stalled database, lookups fail at once
+
+
+class LinkUnavailable(Exception):
+    """The database did not answer in time and no usable cached entry exists for the code."""
 
 
 @dataclass(frozen=True)
@@ -58,32 +93,138 @@ class LinkSnapshot:
         return merge_query(self.location_before_tid + self.location_after_tid, {"tid": ""})
 
 
-class LinkCache:
-    """code -> LinkSnapshot (or None for unknown codes), each entry trusted for ``ttl`` seconds."""
+@dataclass
+class _Entry:
+    fresh_until: float  # monotonic
+    loaded_at: float  # monotonic time of the database read
+    snapshot: LinkSnapshot | None
 
-    def __init__(self, session_factory: sessionmaker, ttl: float, max_entries: int = 50_000) -> None:
+
+class LinkCache:
+    """code -> LinkSnapshot (or None for unknown codes): fresh for ``ttl``, stale-if-error up to ``stale_seconds``.
+
+    Parameters
+    ----------
+    session_factory:
+        Sessions for the lookups (see :func:`lookup_sessions`: an engine with short timeouts).
+    ttl:
+        Seconds an entry is trusted without asking the database.
+    max_entries:
+        Most codes kept (least recently used evicted first).
+    stale_seconds:
+        Longest time after its last database read that an entry is served when the database fails.
+    lookup_timeout:
+        Longest time a request waits for a lookup.
+    """
+
+    def __init__(self, session_factory: sessionmaker, ttl: float, max_entries: int = 50_000,
+                 stale_seconds: float = 86_400.0, lookup_timeout: float = 1.0) -> None:
+        if max_entries < 1:
+            raise ValueError("link_cache_max_entries must be at least 1")
         self.session_factory = session_factory
         self.ttl = ttl
         self.max_entries = max_entries
-        self._entries: OrderedDict[str, tuple[float, LinkSnapshot | None]] = OrderedDict()
+        self.stale_seconds = stale_seconds
+        self.lookup_timeout = lookup_timeout
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._lock = threading.Lock()
+        self._pending: dict[str, Future[LinkSnapshot | None]] = {}
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._threads_pid: int | None = None
+        self._down_until = 0.0  # monotonic: no lookups before this after a failure
+        self.failures = 0  # lookups that failed or timed out (for tests and logs)
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> LinkCache:
+        """Build the cache of a service from its settings (own lookup engine with short timeouts)."""
+        return cls(lookup_sessions(settings.database_url, settings.lookup_timeout_seconds),
+                   settings.link_cache_seconds, max_entries=settings.link_cache_max_entries,
+                   stale_seconds=settings.link_cache_stale_seconds, lookup_timeout=settings.lookup_timeout_seconds)
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def get(self, code: str) -> LinkSnapshot | None:
+        """Return the link of ``code`` (None: no such link); raise :class:`LinkUnavailable` (see module)."""
         now = time.monotonic()
         entry = self._entries.get(code)
-        if entry is not None and entry[0] > now:
-            return entry[1]
-        snapshot = self._load(code)
-        with self._lock:
-            self._entries[code] = (now + self.ttl, snapshot)
-            self._entries.move_to_end(code)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
-        return snapshot
+        if entry is not None and entry.fresh_until > now:
+            self._touch(code)
+            return entry.snapshot
+        try:
+            return self._lookup(code, now)
+        except LinkUnavailable:
+            if entry is not None and now - entry.loaded_at <= self.stale_seconds:
+                self._touch(code)
+                return entry.snapshot
+            raise
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+
+    def _touch(self, code: str) -> None:
+        try:
+            self._entries.move_to_end(code)
+        except KeyError:  # evicted by another thread meanwhile
+            pass
+
+    def _store(self, code: str, snapshot: LinkSnapshot | None, loaded_at: float) -> None:
+        with self._lock:
+            self._entries[code] = _Entry(loaded_at + self.ttl, loaded_at, snapshot)
+            self._entries.move_to_end(code)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    # ---- lookups on daemon threads, waited for with a timeout -----------------------------------
+    def _lookup(self, code: str, now: float) -> LinkSnapshot | None:
+        if now < self._down_until:
+            raise LinkUnavailable(code)
+        with self._lock:
+            self._ensure_threads()
+            future = self._pending.get(code)
+            if future is None:
+                future = self._pending[code] = Future()
+                self._queue.put((code, future))
+        try:
+            return future.result(timeout=self.lookup_timeout)
+        except FutureTimeout:
+            self._failed(f"no answer within {self.lookup_timeout:g} s")
+        except (SQLAlchemyError, OSError) as exc:
+            self._failed(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        raise LinkUnavailable(code)
+
+    def _failed(self, why: str) -> None:
+        self.failures += 1
+        self._down_until = time.monotonic() + RETRY_SECONDS
+        log.warning("link lookup failed (%s): serving cached links, 503 for others, for %g s", why, RETRY_SECONDS)
+
+    def _ensure_threads(self) -> None:
+        if self._threads_pid == os.getpid():
+            return
+        self._threads_pid = os.getpid()  # after a fork the parent's threads are not ours
+        self._pending = {}
+        self._queue = jobs = queue.SimpleQueue()
+        ref = weakref.ref(self)
+        for i in range(LOOKUP_THREADS):
+            # Daemon threads: one stuck on a stalled database must not keep the process from exiting.
+            # They hold the cache only weakly and stop when it is garbage collected.
+            threading.Thread(target=_serve_lookups, args=(ref, jobs), name=f"tracker-link-lookup-{i}",
+                             daemon=True).start()
+        weakref.finalize(self, _stop_lookups, jobs, LOOKUP_THREADS)
+
+    def _run_lookup(self, code: str, future: Future[LinkSnapshot | None]) -> None:
+        try:
+            snapshot = self._load(code)
+        except BaseException as exc:  # handed to the waiting request, which decides
+            with self._lock:
+                self._pending.pop(code, None)
+            future.set_exception(exc)
+            return
+        self._store(code, snapshot, time.monotonic())
+        with self._lock:
+            self._pending.pop(code, None)
+        future.set_result(snapshot)
 
     def _load(self, code: str) -> LinkSnapshot | None:
         with self.session_factory() as session:
@@ -94,3 +235,57 @@ class LinkCache:
                 return None
             link, fallback = row
             return LinkSnapshot.build(link, fallback)
+
+
+def _serve_lookups(ref: weakref.ref[LinkCache],
+                   jobs: queue.SimpleQueue[tuple[str, Future[LinkSnapshot | None]] | None]) -> None:
+    while (job := jobs.get()) is not None:
+        cache = ref()
+        if cache is None:
+            return
+        cache._run_lookup(*job)
+        del cache
+
+
+def _stop_lookups(jobs: queue.SimpleQueue[Any], threads: int) -> None:
+    for _ in range(threads):
+        jobs.put(None)
+
+
+def lookup_sessions(url: str, timeout: float) -> sessionmaker:
+    """Sessions on an engine of the redirect's own, whose waits on the database are short.
+
+    SQLite: busy timeout ``timeout`` (read-only connections). PostgreSQL: connect timeout
+    (libpq's minimum is 2 s), and statement, lock and idle-in-transaction timeouts of ``timeout``,
+    a pool of :data:`LOOKUP_THREADS` connections and pre-ping (so a restarted server is
+    reconnected to). The engine is disposed when the sessionmaker is garbage collected.
+    """
+    from tracker.db import make_engine  # imported here: tracker.db is light, but keep start-up order simple
+
+    ms = max(1, int(timeout * 1000))
+    if url.startswith("sqlite"):
+        if ":memory:" in url or url in ("sqlite://", "sqlite:///"):
+            engine = make_engine(url)  # a private in-memory database could not be shared anyway
+        else:
+            engine = sa.create_engine(url, connect_args={"timeout": timeout, "check_same_thread": False})
+
+            @event.listens_for(engine, "connect")
+            def _sqlite_lookup(dbapi_conn: Any, _record: Any) -> None:
+                cur = dbapi_conn.cursor()
+                cur.execute(f"PRAGMA busy_timeout={ms}")
+                cur.execute("PRAGMA query_only=ON")
+                cur.close()
+    else:
+        engine = make_engine(url, connect_args={"connect_timeout": max(2, math.ceil(timeout))},
+                             pool_size=LOOKUP_THREADS, max_overflow=0, pool_timeout=timeout)
+
+        @event.listens_for(engine, "connect")
+        def _pg_lookup(dbapi_conn: Any, _record: Any) -> None:
+            with dbapi_conn.cursor() as cur:
+                for name in ("statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout"):
+                    cur.execute(f"SET {name} = {ms}")
+            dbapi_conn.commit()
+
+    factory = sessionmaker(engine, expire_on_commit=False)
+    weakref.finalize(factory, engine.dispose)
+    return factory

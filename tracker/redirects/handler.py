@@ -28,7 +28,7 @@ from tracker.db import utcnow
 from tracker.links.service import normalise_code
 from tracker.privacy.consent import opted_out
 from tracker.privacy.iphash import IpHasher
-from tracker.redirects.cache import LinkCache, LinkSnapshot
+from tracker.redirects.cache import LinkCache, LinkSnapshot, LinkUnavailable
 from tracker.redirects.spool import Spool
 from tracker.security import base_headers
 
@@ -41,7 +41,7 @@ PAGE_CSP = ("default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'non
             "form-action 'none'")
 EXPIRES = re.compile(r"; Expires=[^;]*")
 STATUS = {302: "302 Found", 400: "400 Bad Request", 404: "404 Not Found", 405: "405 Method Not Allowed",
-          410: "410 Gone"}
+          410: "410 Gone", 503: "503 Service Unavailable"}
 
 
 def new_tid() -> str:
@@ -73,6 +73,7 @@ class Redirector:
         self.cookieless = settings.cookieless
         self.trusted_hosts = list(settings.trusted_hosts)
         self.cookie_name = settings.cookie_name
+        self.retry_after = str(settings.unavailable_retry_after)
         # Set-Cookie is the same for every new visitor but for the value: build it once. Max-Age alone
         # sets the lifetime (every browser in use honours it), so no per-request Expires date is needed.
         marker = "VISITOR"
@@ -99,7 +100,13 @@ class Redirector:
             return self._answer(start_response, 405, [("Allow", "GET, HEAD")], b"")
         via = "qr" if path[1] == "q" else "link"
         code = normalise_code(path[3:])[:200]
-        link = self.cache.get(code)
+        try:
+            link = self.cache.get(code)
+        except LinkUnavailable:
+            # The database is down or stalled and this worker has never seen the code: ask to retry
+            # (not a click: nothing is recorded). Cached links keep redirecting (README "Durability").
+            return self._answer(start_response, 503, [("Retry-After", self.retry_after)],
+                                b"" if method == "HEAD" else self._page("redirects/unavailable.html", code=code))
         if method == "HEAD":  # link checkers and previews that only look: not a click, nothing recorded
             if link is None:
                 return self._answer(start_response, 404, [], b"")

@@ -11,6 +11,10 @@ line written twice (a replay after a crash between commit and bookkeeping) is co
 Each process owns its segment file and holds an exclusive ``flock`` on it for its whole life. A
 segment whose lock can be taken belongs to a dead process: :meth:`Spool.replay_orphans` (one process
 at a time, under ``replay.lock``) writes it to the database and deletes it.
+
+The same class keeps other spools in the same folder under another segment name: accepted
+conversions while the database is unreachable (``conversions-<pid>-<ns>.jsonl``, see
+``tracker/conversions/spool.py``). Each name has its own segments and replay lock.
 """
 from __future__ import annotations
 
@@ -27,11 +31,12 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-SEGMENT_GLOB = "clicks-*.jsonl"
 ROTATE_BYTES = 8 * 1024 * 1024
 BATCH = 2000
 MAX_BACKLOG = 20_000  # spooled lines of one process not yet in the database before requests slow down
 BACKPRESSURE_SLEEP = 0.002
+# A drain taking longer than this is waiting on a stalled database: stop slowing requests down then.
+STUCK_DRAIN_SECONDS = 5.0
 
 Writer = Callable[[list[dict[str, Any]]], int]
 
@@ -59,8 +64,11 @@ class Spool:
     """The spool folder of one service: appends from request threads, drains from a thread."""
 
     def __init__(self, directory: Path, writer: Writer, fsync: bool = False,
-                 interval: float = 0.2, rotate_bytes: int = ROTATE_BYTES) -> None:
+                 interval: float = 0.2, rotate_bytes: int = ROTATE_BYTES, name: str = "clicks") -> None:
         self.directory = Path(directory)
+        self.name = name  # segments are <name>-<pid>-<ns>.jsonl
+        self.segment_glob = f"{name}-*.jsonl"
+        self.replay_lock = "replay.lock" if name == "clicks" else f"replay-{name}.lock"
         self.directory.mkdir(parents=True, exist_ok=True)
         self.writer = writer
         self.fsync = fsync
@@ -80,6 +88,7 @@ class Spool:
         self._appended = 0  # lines this process wrote, and of those, lines its drain has handled
         self._drained = 0
         self._healthy = True  # the last drain reached the database
+        self._drain_started = 0.0  # monotonic start of the drain running now (0: none)
 
     # ---- request path --------------------------------------------------------------------------
     def append(self, record: dict[str, Any]) -> None:
@@ -94,12 +103,17 @@ class Spool:
             self._written += len(line)
             self._appended += 1
             behind = self._appended - self._drained > self.max_backlog
-        if behind and self._healthy and self._thread is not None:
+        if behind and self._healthy and self._thread is not None and not self._drain_stuck():
             # Back-pressure: more is arriving than the drain writes. Waiting a moment (without the GIL)
             # lets the drain thread catch up, so the spool stays a few seconds deep under sustained
             # load instead of growing without bound. Never while the database is unreachable: then
             # the spool is what keeps redirects answering.
             time.sleep(BACKPRESSURE_SLEEP)
+
+    def _drain_stuck(self) -> bool:
+        """True while a drain has been waiting on the database for more than a few seconds (stalled)."""
+        started = self._drain_started
+        return started > 0 and time.monotonic() - started > STUCK_DRAIN_SECONDS
 
     def _open_segment(self) -> None:
         """Open a new segment for this process (called at first use after start or fork, and to rotate)."""
@@ -110,7 +124,7 @@ class Spool:
             self._thread = None
             self._drain_lock = threading.Lock()
             self._stop = threading.Event()
-        path = self.directory / f"clicks-{pid}-{time.time_ns()}.jsonl"
+        path = self.directory / f"{self.name}-{pid}-{time.time_ns()}.jsonl"
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         if self._path is not None:
@@ -145,6 +159,7 @@ class Spool:
         failures = 0
         while not self._stop.is_set():
             try:
+                self._drain_started = time.monotonic()
                 self.drain()
                 if time.monotonic() - last_replay > 30:
                     self.replay_orphans()
@@ -154,7 +169,9 @@ class Spool:
             except Exception:  # the database may be down: the lines stay in the spool, retry later
                 failures += 1
                 self._healthy = False
-                log.exception("spool drain failed (attempt %d); clicks stay spooled", failures)
+                log.exception("%s spool drain failed (attempt %d); lines stay spooled", self.name, failures)
+            finally:
+                self._drain_started = 0.0
             self._stop.wait(min(self.interval * (2 ** min(failures, 5)), 10.0))
         try:
             self.drain()
@@ -209,7 +226,7 @@ class Spool:
     def orphan_segments(self) -> Iterator[tuple[Path, int]]:
         """Yield (path, locked fd) for segments whose owning process is gone."""
         own = {self._path, *(p for p, _ in self._retired)} if self._pid == os.getpid() else set()
-        for path in sorted(self.directory.glob(SEGMENT_GLOB)):
+        for path in sorted(self.directory.glob(self.segment_glob)):
             if path in own:
                 continue
             try:
@@ -225,7 +242,7 @@ class Spool:
 
     def replay_orphans(self) -> int:
         """Write the segments of dead processes to the database and delete them; return lines replayed."""
-        lock_fd = os.open(self.directory / "replay.lock", os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        lock_fd = os.open(self.directory / self.replay_lock, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             try:
                 fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -250,7 +267,7 @@ class Spool:
     def status(self) -> dict[str, Any]:
         """Describe the spool folder: segments, their sizes, and bytes not yet drained by this process."""
         segments = []
-        for path in sorted(self.directory.glob(SEGMENT_GLOB)):
+        for path in sorted(self.directory.glob(self.segment_glob)):
             try:
                 size = path.stat().st_size
             except FileNotFoundError:
