@@ -399,6 +399,24 @@ def test_dead_letters_keep_conversions_the_database_refuses(make_app: Callable[.
     assert conversions(app) == [("e-2", "lead")]
 
 
+def test_a_queued_conversion_of_a_person_erased_meanwhile_is_not_stored(make_app: Callable[..., Any]) -> None:
+    from tracker.conversions.service import create_conversions
+    from tracker.privacy.erasure import erase_person
+
+    app = make_app()
+    queue = app.extensions["tracker.redirects"]["conversions"]
+    with get_db(app).Session() as session:
+        first = create_conversions(session, app.config["SETTINGS"], queue.secret,
+                                   [{"external_id": "p-1", "type": "lead", "customer_key": "kari@example.com"}])
+        person = first.outcomes[0].conversion.person_id
+    queue.accept([{"external_id": "p-1", "type": "purchase", "customer_key": "kari@example.com"},
+                  {"external_id": "p-2", "type": "lead", "customer_key": "ola@example.com"}], atomic=False)
+    with get_db(app).Session() as session:
+        erase_person(session, person)  # the person asked to be forgotten while the purchase was queued
+    assert queue.spool.drain() == 1
+    assert conversions(app) == [("p-2", "lead")]
+
+
 def test_settings_of_the_fault_paths_are_validated(tmp_path: Path) -> None:
     from tracker.config import ConfigError
     with pytest.raises(ConfigError, match="lookup_timeout_seconds"):

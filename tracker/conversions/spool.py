@@ -24,8 +24,8 @@ locked past its busy timeout, a pool or statement timeout), the request is answe
    there whole, as it would have been refused whole), is logged, and is counted by
    ``tracker spool status``. Fix the cause and send those conversions again.
 
-Erasure (the privacy feature) can filter a line before it is written: :meth:`ConversionQueue.write`
-is the one writer.
+:meth:`ConversionQueue.write` is the one writer; it first drops the conversions of people erased after
+the line was received (``tracker.privacy.erasure.drop_erased_conversions``).
 """
 from __future__ import annotations
 
@@ -154,7 +154,10 @@ class ConversionQueue:
         Database errors propagate (the lines stay spooled and are retried).
         """
         from tracker.conversions.service import create_conversions
+        from tracker.privacy.erasure import drop_erased_conversions
 
+        with self.session_factory() as session:  # people erased after a line was received stay erased
+            records = drop_erased_conversions(session, self.secret, records)
         created = 0
         for record in records:
             received = datetime.fromisoformat(record["received"])
