@@ -186,6 +186,8 @@ def test_sqlite_locked_exclusively_redirects_answer_within_the_bound(sqlite_app:
         assert resp.status_code == 503 and took < BOUND
         assert resp.headers["Retry-After"] == "30"
         assert b"try again" in resp.data.lower()
+        head = client.head(f"/r/{never_seen}")
+        assert head.status_code == 503 and head.data == b""
     finally:
         holder.execute("ROLLBACK")
         holder.close()
@@ -395,8 +397,12 @@ def test_dead_letters_keep_conversions_the_database_refuses(make_app: Callable[.
     dead = later_queue.dead_letters()
     assert [d["sid"] for d in dead] == [sid] and dead[0]["rejected"][0]["field"] == "currency"
     assert [i["external_id"] for i in dead[0]["items"]] == ["e-1"]
-    assert later_queue.status()["dead_conversions"] == 1
     assert conversions(app) == [("e-2", "lead")]
+    status = json.loads(later.test_cli_runner().invoke(args=["spool", "status"]).output)
+    assert status["conversions"]["dead_letters"] == 1 and status["conversions"]["dead_conversions"] == 1
+    replay = later.test_cli_runner().invoke(args=["spool", "replay"])
+    assert replay.exit_code == 0 and "1 queued conversions were refused" in replay.output
+    assert later_queue.status()["dead_conversions"] == 1  # still there: a dead letter is no segment
 
 
 def test_a_queued_conversion_of_a_person_erased_meanwhile_is_not_stored(make_app: Callable[..., Any]) -> None:

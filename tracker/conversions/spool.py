@@ -20,7 +20,7 @@ locked past its busy timeout, a pool or statement timeout), the request is answe
    required, so every conversion has that key, and ``sid`` identifies the request in dead letters.
 5. A conversion the database rejects on replay (a currency rate or funnel type removed from the
    settings meanwhile, anything the service refuses) is never dropped silently: it goes with the
-   reasons to the dead-letter file ``<spool>/conversions-dead.jsonl`` (an atomic request's line goes
+   reasons to the dead-letter file ``<spool>/dead-conversions.jsonl`` (an atomic request's line goes
    there whole, as it would have been refused whole), is logged, and is counted by
    ``tracker spool status``. Fix the cause and send those conversions again.
 
@@ -57,7 +57,7 @@ __all__ = ["DB_UNAVAILABLE", "ConversionQueue", "conversion_queue", "init_app"]
 
 log = logging.getLogger(__name__)
 
-DEAD_LETTERS = "conversions-dead.jsonl"
+DEAD_LETTERS = "dead-conversions.jsonl"  # must not match the segments' glob (conversions-*.jsonl)
 MAX_KEYS = 1000  # remembered keys per worker
 CREATE_ENDPOINT = "conversions.create_conversions"
 # What a database that is down, locked or stalled raises through SQLAlchemy.
