@@ -22,6 +22,7 @@ import atexit
 import fcntl
 import json
 import logging
+import multiprocessing.util
 import os
 import threading
 import time
@@ -145,7 +146,10 @@ class Spool:
                 self._thread.start()
                 # On a graceful exit (SIGTERM to the server) write what is left; after a crash the
                 # segment is replayed instead (at the next start or by another process's drain).
+                # Forked multiprocessing workers (granian's) leave with os._exit, which skips atexit
+                # handlers but runs multiprocessing's finalizers: register with both.
                 atexit.register(self.stop)
+                multiprocessing.util.Finalize(None, self.stop, exitpriority=10)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the drain thread after a last drain."""
