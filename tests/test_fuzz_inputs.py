@@ -13,7 +13,7 @@ import io
 import re
 import unicodedata
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import pytest
 import sqlalchemy as sa
@@ -397,3 +397,33 @@ def test_oversized_csv_is_refused_with_413_or_422(make_app: Any, endpoint: str) 
                                   headers={"Authorization": f"Bearer {key}", "Content-Type": "text/csv"})
     assert resp.status_code in (413, 422)
     assert resp.json["error"]["field"] in ("file", None) and resp.json["error"]["code"] in ("too_large", "invalid")
+
+
+# ---- pages and every other route: any path value or query never gives a 5xx -------------------------
+
+ROUTE_TEXT = st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=30)
+
+
+@settings(DB_TESTS, max_examples=15)
+@given(data=st.data())
+def test_every_get_route_survives_hostile_path_values_and_queries(app: Any, page_client: Any, data: Any) -> None:
+    """Signed in as an admin (pages) and with an admin key (API): no GET answers a server error."""
+    client = page_client("admin")
+    with get_db(app).Session() as s:
+        headers = {"Authorization": f"Bearer {make_key(s, 'admin')}"}
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        if "GET" not in rule.methods or rule.rule.startswith("/static"):
+            continue
+        path = rule.rule
+        for name, converter in rule._converters.items():
+            options = getattr(converter, "items", None)
+            value = data.draw(st.sampled_from(sorted(options)) if options else
+                              st.one_of(ROUTE_TEXT, st.integers(-2**40, 2**40).map(str)), label=name)
+            path = re.sub(rf"<(?:[^<>]*:)?{name}>", quote(str(value), safe="") or "x", path)
+        query = data.draw(st.dictionaries(st.sampled_from(["page", "q", "from", "to", "model", "by", "size", "error",
+                                                           "paper", "campaign", "kind", "format", "per_page", "all",
+                                                           "lookback_days", "segment", "download", "next"]),
+                                          ROUTE_TEXT, max_size=4), label=f"query of {rule.rule}")
+        resp = client.get(path, query_string=query, headers=headers if rule.rule.startswith("/api/") else {})
+        assert resp.status_code < 500, (path, query, resp.status_code, resp.data[:300])
+        resp.close()
