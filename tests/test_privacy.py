@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import threading
 import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -16,7 +17,7 @@ from tracker.config import ConfigError, load_settings
 from tracker.conversions.models import Conversion
 from tracker.db import get_db, utcnow
 from tracker.people.models import Identity
-from tracker.privacy.erasure import drop_erased_conversions, erase_person, tombstone
+from tracker.privacy.erasure import drop_erased, drop_erased_conversions, erase_person, tombstone
 from tracker.privacy.iphash import IpHasher
 from tracker.privacy.models import ErasedId
 from tracker.privacy.retention import RetentionScheduler, purge, raw_clicks_since
@@ -282,7 +283,7 @@ def test_erase_via_cli_by_any_key(app, client, auth, make_link, drain, session, 
     who = _person_everywhere(app, client, auth, make_link(), drain)
     value = {"email": "  " + EMAIL.lower(), "person": who["person"], "visitor": who["vid"], "site": who["site"],
              "tid": who["tid"]}[key]
-    result = app.test_cli_runner().invoke(args=["people", "erase", value, "--yes"])
+    result = app.test_cli_runner().invoke(args=["people", "erase", "--yes", "--", value])  # ids may start with -
     assert result.exit_code == 0, result.output
     assert f"person {who['person']} erased: 2 clicks, 1 landing visits" in result.output
     _assert_gone(session, who)
@@ -452,6 +453,7 @@ def test_spool_drain_thread_starts_the_daily_purge(make_app, make_link) -> None:
         assert len(tids) == 1 and "ret00000000000000001" not in tids
     finally:
         spool.stop()
+        app.extensions["tracker.redirects"]["retention"].stop()
 
 
 @pytest.mark.parametrize("person_id", ["p" * 23, "p%07x", "%E2%80%8Bp"])
@@ -463,3 +465,32 @@ def test_erase_malformed_person_ids_are_404(client, auth, person_id) -> None:
 def test_erase_cli_refuses_a_key_with_control_characters(app) -> None:
     result = app.test_cli_runner().invoke(args=["people", "erase", "ola\x00@example.no", "--yes"])
     assert result.exit_code != 0 and "printable characters) (key)" in result.output
+
+
+def test_an_erasure_waits_for_a_drain_batch_in_progress(app, client, auth, make_link, drain, session) -> None:
+    """A drain batch that found nobody erased commits before the erasure reads, so its click is erased too."""
+    link = make_link()
+    who = _person_everywhere(app, client, auth, link, drain)
+    line = {"tid": "inflight000000000001", "ts": utcnow().isoformat(), "via": "link", "link": link["id"],
+            "vid": who["vid"], "ua": CHROME}
+    db = get_db(app)
+    erased_counts: list[dict[str, int]] = []
+    with db.Session() as batch:
+        assert drop_erased(batch, [line]) == [line]  # the batch's check: nobody erased yet
+        batch.add(Click(tid=line["tid"], ts=utcnow(), link_id=link["id"], via="link", outcome="redirect",
+                        visitor_id=who["vid"], person_id=who["person"]))
+        batch.flush()
+
+        def erase() -> None:
+            with db.Session() as other:
+                erased_counts.append(erase_person(other, who["person"]))
+
+        worker = threading.Thread(target=erase)
+        worker.start()
+        worker.join(0.5)
+        assert worker.is_alive()  # the erasure waits for the batch in progress
+        batch.commit()
+    worker.join(30)
+    assert not worker.is_alive() and erased_counts[0]["clicks"] == 3  # the batch's click included
+    _assert_gone(session, who)
+    assert count(session, Click) == 0

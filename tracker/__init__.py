@@ -93,6 +93,7 @@ def _init_redirects(app: APIFlask, settings: Settings) -> None:
         "cache": LinkCache.from_settings(settings),
         "ip_secret": hashlib.sha256(settings.ip_hash_secret.encode()).digest(),
         "background": app.config["SPOOL_BACKGROUND"],
+        "retention": retention,
     }
     # Conversions queued while the database is unavailable; 503 for other API calls then.
     from tracker.conversions.spool import init_app as init_conversion_queue

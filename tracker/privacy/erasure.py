@@ -26,7 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from tracker.conversions.models import Conversion
-from tracker.db import utcnow
+from tracker.db import begin_write, utcnow
 from tracker.errors import Conflict, NotFound, ValidationError
 from tracker.people.models import PERSON_ID_LENGTH, Identity
 from tracker.people.service import customer_hash
@@ -53,6 +53,19 @@ def _chunks(values: Iterable[str]) -> Iterable[list[str]]:
     values = sorted(set(values))
     for start in range(0, len(values), CHUNK):
         yield values[start:start + CHUNK]
+
+
+def _lock_tombstones(session: Session, mode: str) -> None:
+    """Order erasures and click drains: a drain batch holds ``SHARE``, an erasure ``SHARE ROW EXCLUSIVE``.
+
+    An erasure waits for the drain batches in progress to commit, and batches started meanwhile wait
+    for the erasure and then see its tombstones, so a click cannot be stored for a person while they
+    are being erased. SQLite has one writer at a time: its write lock, taken up front, does the same.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text(f"LOCK TABLE {ErasedId.__tablename__} IN {mode} MODE"))
+    else:
+        begin_write(session)
 
 
 def find_person(session: Session, secret: bytes, key: str) -> str:
@@ -103,6 +116,7 @@ def erase_person(session: Session, person_id: str, now: datetime | None = None) 
     """
     if len(person_id) > PERSON_ID_LENGTH or not person_id.isprintable():
         raise NotFound(f"person {person_id[:PERSON_ID_LENGTH]!r} does not exist", "person_id")
+    _lock_tombstones(session, "SHARE ROW EXCLUSIVE")
     now = now or utcnow()
     identities = session.execute(sa.select(Identity.kind, Identity.value).where(
         Identity.person_id == person_id)).all()
@@ -174,6 +188,7 @@ def drop_erased(session: Session, records: list[dict[str, Any]]) -> list[dict[st
     # line without one by its click id: one id per line, and repeat visitors only once.
     ids = {("visitor", rec["vid"]) if rec.get("vid") else ("click", rec["tid"])
            for rec in records if rec.get("t") != "orphan"}
+    _lock_tombstones(session, "SHARE")  # until the batch commits
     found = erased(session, ids)
     if not found:
         return records

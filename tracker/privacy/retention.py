@@ -142,8 +142,11 @@ class RetentionScheduler:
         self._thread = threading.Thread(target=self._run, name="tracker-retention", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the thread (after the purge it may be running)."""
         self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
 
     def _run(self) -> None:
         while not self._stop.is_set():
