@@ -92,6 +92,13 @@ def quota_script(tmp: Path, per_thread: int, progress: Path) -> Path:
     return path
 
 
+def interrupt_wrk() -> None:
+    """Send SIGINT to this process's wrk: it stops, runs done() and prints its counts."""
+    found = subprocess.run(["pgrep", "-P", str(os.getpid()), "-x", "wrk"], capture_output=True, text=True)
+    for pid in found.stdout.split():
+        os.kill(int(pid), signal.SIGINT)
+
+
 def run_quota(wrk: str, tmp: Path, count: int, url: str, args: argparse.Namespace, sid: int,
               on_progress: Callable[[int], None]) -> Any:
     """Run wrk until it has ``count`` answers (each thread its share), telling ``on_progress`` how many so far."""
@@ -109,15 +116,18 @@ def run_quota(wrk: str, tmp: Path, count: int, url: str, args: argparse.Namespac
 
     thread = threading.Thread(target=drive)
     thread.start()
-    while thread.is_alive():
-        thread.join(0.1)
-        names = [f.name for f in progress.iterdir()]
-        done = sum(1 for n in names if n.endswith("-done"))
-        on_progress(done * per_thread + STEP * sum(1 for n in names if not n.endswith("-done")))
-        if done >= args.wrk_threads:
-            found = subprocess.run(["pgrep", "-P", str(os.getpid()), "-x", "wrk"], capture_output=True, text=True)
-            for pid in found.stdout.split():
-                os.kill(int(pid), signal.SIGINT)  # wrk stops, runs done() and prints its counts
+    try:
+        while thread.is_alive():
+            thread.join(0.1)
+            names = [f.name for f in progress.iterdir()]
+            done = sum(1 for n in names if n.endswith("-done"))
+            on_progress(done * per_thread + STEP * sum(1 for n in names if not n.endswith("-done")))
+            if done >= args.wrk_threads:
+                interrupt_wrk()
+                thread.join(60)
+    finally:
+        if thread.is_alive():  # interrupted (SIGTERM): stop wrk as well
+            interrupt_wrk()
             thread.join(60)
     if "error" in out:
         raise out["error"]
@@ -229,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     except redirect_bench.BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    # SIGTERM (a timeout, a CI cancel) unwinds like an error: the server and the cluster are stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     tmp = Path(tempfile.mkdtemp(prefix="bench-soak-"))
     print(f"soak: {args.requests} redirects at {args.connections} connections (wrk, {args.wrk_threads} threads), "
           f"PostgreSQL down {args.down:g} s in the middle; {os.cpu_count()} cores shared with wrk; logs in {tmp}",
