@@ -494,3 +494,17 @@ def test_an_erasure_waits_for_a_drain_batch_in_progress(app, client, auth, make_
     assert not worker.is_alive() and erased_counts[0]["clicks"] == 3  # the batch's click included
     _assert_gone(session, who)
     assert count(session, Click) == 0
+
+
+def test_purge_works_in_batches_and_drops_the_click_identities(make_app, make_link) -> None:
+    app = make_app(click_retention_days=10)
+    link = make_link()
+    settings = app.config["SETTINGS"]
+    old = utcnow() - timedelta(days=11)
+    lines = [{**_click_line(link["id"], old, n), "vid": None} for n in range(5)]  # no cookie: click identities
+    with get_db(app).Session() as s:
+        write_batch(s, [*lines, _click_line(link["id"], utcnow(), 9)], settings.tz)
+        assert s.scalar(sa.select(sa.func.count()).select_from(Identity).where(Identity.kind == "click")) == 5
+        assert purge(s, settings, batch=2) == {"clicks": 5, "orphan_visits": 0, "landing_visits": 0}
+        assert s.scalar(sa.select(sa.func.count()).select_from(Identity).where(Identity.kind == "click")) == 0
+        assert list(s.scalars(sa.select(Click.tid))) == ["ret00000000000000009"]

@@ -31,6 +31,7 @@ from tracker.errors import Conflict, NotFound, ValidationError
 from tracker.people.models import PERSON_ID_LENGTH, Identity
 from tracker.people.service import customer_hash
 from tracker.privacy.models import ErasedId
+from tracker.privacy.sql import one_of
 from tracker.redirects.models import Click, LinkVisitor
 from tracker.selfreports.models import SelfReport
 from tracker.touchpoints.models import LandingVisit, OfflineTouch
@@ -139,8 +140,8 @@ def erase_person(session: Session, person_id: str, now: datetime | None = None) 
                                        .execution_options(synchronize_session=False)).rowcount
     visitors = [value for kind, value in ids if kind == "visitor"]
     for chunk in _chunks(visitors):
-        counts["link_visitors"] += session.execute(sa.delete(LinkVisitor).where(LinkVisitor.visitor_id.in_(chunk))
-                                                   .execution_options(synchronize_session=False)).rowcount
+        gone = sa.delete(LinkVisitor).where(one_of(session, LinkVisitor.visitor_id, chunk))
+        counts["link_visitors"] += session.execute(gone.execution_options(synchronize_session=False)).rowcount
     if not any(counts.values()):
         session.rollback()
         raise NotFound(f"person {person_id} does not exist", "person_id")
@@ -166,12 +167,8 @@ def erased(session: Session, ids: Iterable[tuple[str, str]]) -> dict[tuple[str, 
         return {}  # nobody erased: no hashing at all
     by_hash = {tombstone(kind, value): (kind, value) for kind, value in ids if value}
     found: dict[tuple[str, str], datetime] = {}
-    postgres = session.get_bind().dialect.name == "postgresql"
     for chunk in _chunks(by_hash):
-        # PostgreSQL: one array parameter, not 2,000 (psycopg adapts each parameter holding the GIL,
-        # which the redirect threads of the same process wait for).
-        match = (ErasedId.hash == sa.any_(sa.literal(chunk, postgresql.ARRAY(sa.String))) if postgres
-                 else ErasedId.hash.in_(chunk))
+        match = one_of(session, ErasedId.hash, chunk)
         for digest, when in session.execute(sa.select(ErasedId.hash, ErasedId.erased_at).where(match)):
             found[by_hash[digest]] = when
     return found

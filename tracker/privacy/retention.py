@@ -36,6 +36,7 @@ from tracker.config import Settings
 from tracker.db import utcnow
 from tracker.people.models import Identity
 from tracker.privacy.models import RetentionMark
+from tracker.privacy.sql import one_of
 from tracker.redirects.models import Click, OrphanVisit
 from tracker.touchpoints.models import LandingVisit
 
@@ -73,10 +74,11 @@ def purge(session: Session, settings: Settings, now: datetime | None = None,
             ids = list(session.scalars(sa.select(key).where(model.ts < before).limit(batch)))
             if not ids:
                 break
-            session.execute(sa.delete(model).where(key.in_(ids)).execution_options(synchronize_session=False))
+            session.execute(sa.delete(model).where(one_of(session, key, ids))
+                            .execution_options(synchronize_session=False))
             if model is Click:
-                session.execute(sa.delete(Identity).where(Identity.kind == "click", Identity.value.in_(ids))
-                                .execution_options(synchronize_session=False))
+                clicked = sa.delete(Identity).where(Identity.kind == "click", one_of(session, Identity.value, ids))
+                session.execute(clicked.execution_options(synchronize_session=False))
             session.commit()
             counts[name] += len(ids)
     _mark(session, before, now)
