@@ -40,6 +40,18 @@ def test_drain_twice_and_replay_count_each_click_once(app, client, make_link, se
     assert count(session) == 5 and daily_total(session) == 5
 
 
+def test_a_nul_in_spooled_headers_does_not_block_the_drain(app, client, make_link, session):
+    spool = app.extensions["tracker.redirects"]["spool"]
+    link = make_link()
+    client.get(f"/r/{link['code']}")
+    lines = [json.loads(line) for p in spool.directory.glob("clicks-*.jsonl") for line in p.read_text().splitlines()]
+    lines[0].update(ua="Mozilla/5.0\x00 (X11)", ref="www.example.com\x00")
+    assert spool.writer(lines) == 1
+    session.expire_all()
+    click = session.scalar(sa.select(Click))
+    assert (click.user_agent, click.referrer_host) == ("Mozilla/5.0 (X11)", "www.example.com")
+
+
 def test_failed_write_keeps_lines_for_the_next_drain(tmp_path):
     written: list[dict] = []
     calls = {"n": 0}

@@ -156,12 +156,18 @@ class ConversionQueue:
         from tracker.conversions.service import create_conversions
         from tracker.privacy.erasure import drop_erased_conversions
 
-        with self.session_factory() as session:  # people erased after a line was received stay erased
-            records = drop_erased_conversions(session, self.secret, records)
         created = 0
         for record in records:
             received = datetime.fromisoformat(record["received"])
             with self.session_factory() as session:
+                # People erased after the line was received stay erased: the tombstone check and the
+                # insert share one transaction, which holds the tombstones' lock, so an erasure cannot
+                # commit between them.
+                kept = drop_erased_conversions(session, self.secret, [record])
+                if not kept:
+                    session.rollback()
+                    continue
+                record = kept[0]
                 result = create_conversions(session, self.settings, self.secret, record["items"],
                                             atomic=record["atomic"], now=received)
             created += result.created

@@ -223,8 +223,10 @@ def drop_erased_conversions(session: Session, secret: bytes, records: list[dict[
     """Conversion spool lines minus the conversions of people erased after the line was received.
 
     A line is ``{"sid", "received", "atomic", "items": [conversion, ...]}`` (tracker/conversions/spool.py);
-    items naming an erased id are taken out, and a line left without items is dropped.
+    items naming an erased id are taken out, and a line left without items is dropped. Takes the
+    tombstones' lock for the session's transaction: write the kept conversions in the same one.
     """
+    _lock_tombstones(session, "SHARE")
     ids = [pair for rec in records for item in rec["items"] if isinstance(item, dict)
            for pair in _item_ids(item, secret)]
     found = erased(session, ids)

@@ -63,6 +63,12 @@ def _insert(session: Session):  # type: ignore[no-untyped-def]
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
+def _no_nul(value: str | None) -> str | None:
+    # Header values are spooled as sent; a NUL in one (some servers pass it on) would make PostgreSQL
+    # refuse the whole batch, and the drain would retry it for ever.
+    return value.replace("\x00", "") if value and "\x00" in value else value
+
+
 def write_batch(session: Session, records: list[dict[str, Any]], tz: ZoneInfo) -> int:
     """Insert spooled records (ignoring tids already stored) and update aggregates; commit once.
 
@@ -77,10 +83,11 @@ def write_batch(session: Session, records: list[dict[str, Any]], tz: ZoneInfo) -
         ts = datetime.fromisoformat(rec["ts"])
         if ts.tzinfo is None:
             ts = ts.replace(tzinfo=UTC)
-        device = parse_device(rec.get("ua"))
+        ua = _no_nul(rec.get("ua"))
+        device = parse_device(ua)
         common = {
-            "tid": rec["tid"], "ts": ts, "via": rec["via"], "referrer_host": rec.get("ref"),
-            "user_agent": rec.get("ua"), "ip_hash": rec.get("ip"), "is_bot": device.is_bot,
+            "tid": rec["tid"], "ts": ts, "via": rec["via"], "referrer_host": _no_nul(rec.get("ref")),
+            "user_agent": ua, "ip_hash": rec.get("ip"), "is_bot": device.is_bot,
         }
         if rec.get("t") == "orphan":
             orphans.append({**common, "code": rec["code"][:200]})
