@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -195,3 +196,49 @@ def test_no_backpressure_while_the_database_is_down(tmp_path, monkeypatch):
 
     pauses, _ = _append_over_limit(tmp_path, monkeypatch, down, healthy=False)
     assert pauses == []  # the spool is what keeps redirects answering: never slow them then
+
+
+def _stuck_seen_while_draining(tmp_path, monkeypatch, lines, write_seconds):
+    """Drain ``lines`` one per batch, each write taking ``write_seconds``; was the drain ever called stuck?"""
+    import threading
+
+    import tracker.redirects.spool as spool_module
+
+    monkeypatch.setattr(spool_module, "STUCK_DRAIN_SECONDS", 0.5)
+    monkeypatch.setattr(spool_module, "BATCH", 1)
+    spool = Spool(tmp_path, lambda records: time.sleep(write_seconds))
+    for i in range(lines):
+        spool.append({"tid": str(i)})
+    seen, done = [], threading.Event()
+
+    def watch():
+        while not done.is_set():
+            seen.append(spool._drain_stuck())
+            time.sleep(0.01)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    drainer = threading.Thread(target=spool._run)  # the drain thread's own loop
+    drainer.start()
+    try:
+        deadline = time.monotonic() + 30
+        while spool._drained < lines and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert spool._drained == lines
+    finally:
+        spool._stop.set()
+        drainer.join()
+        done.set()
+        watcher.join()
+    return any(seen)
+
+
+def test_a_long_drain_of_quick_batches_keeps_backpressure(tmp_path, monkeypatch):
+    # Under sustained load one drain runs for seconds, batch after batch: that is not a stalled
+    # database, and back-pressure must stay on (else the spool grows without bound).
+    assert not _stuck_seen_while_draining(tmp_path, monkeypatch, lines=20, write_seconds=0.05)
+
+
+def test_a_write_that_hangs_counts_as_stuck(tmp_path, monkeypatch):
+    assert _stuck_seen_while_draining(tmp_path, monkeypatch, lines=1, write_seconds=1.0)
+
