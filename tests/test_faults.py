@@ -5,6 +5,7 @@ mid-load, a TCP proxy in front of it that stalls, and a second SQLite connection
 """
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -25,6 +26,7 @@ import pg_support
 import psycopg
 import pytest
 import sqlalchemy as sa
+from accounts_support import make_key
 
 from tracker import create_app
 from tracker.config import load_settings, normalise_database_url
@@ -32,7 +34,14 @@ from tracker.conversions.models import Conversion
 from tracker.db import get_db, make_engine
 from tracker.links.service import create_link
 from tracker.migrate import upgrade
-from tracker.redirects.cache import RETRY_SECONDS, LinkCache, LinkUnavailable, lookup_sessions
+from tracker.redirects.cache import (
+    LAST_KNOWN_FILE,
+    RETRY_SECONDS,
+    LastKnownLinks,
+    LinkCache,
+    LinkUnavailable,
+    lookup_sessions,
+)
 from tracker.redirects.models import Click, LinkDailyStat
 
 LOOKUP_TIMEOUT = 0.4
@@ -43,13 +52,13 @@ LINK = {"destination": "https://example.com/landing", "utm_source": "newsletter"
 
 # ---- helpers -------------------------------------------------------------------------------------
 def api_key(session: Any) -> str:
-    """A key allowed to send conversions (an ``ingest`` account's once accounts exist)."""
-    try:
-        from accounts_support import make_key
-    except ImportError:
-        from tracker.auth.service import create_key
-        return create_key(session, "fault tests")[1]
+    """A key allowed to send conversions (an ``ingest`` account's)."""
     return make_key(session, "ingest")
+
+
+def admin_auth(app: Any) -> dict[str, str]:
+    with get_db(app).Session() as session:
+        return {"Authorization": f"Bearer {make_key(session, 'admin')}"}
 
 
 def new_links(app: Any, n: int) -> list[str]:
@@ -148,6 +157,62 @@ def test_an_unreachable_database_gives_503_for_new_codes_and_stale_links_up_to_t
     time.sleep(0.6)
     with pytest.raises(LinkUnavailable):
         cache.get("abc234")
+
+
+def unreachable_sessions() -> Any:
+    port = pg_support.free_port()
+    return lookup_sessions(normalise_database_url(f"postgresql://postgres@127.0.0.1:{port}/none", "."), 0.3)
+
+
+def test_a_worker_started_during_an_outage_serves_the_links_read_before_it(make_app: Callable[..., Any]) -> None:
+    app = make_app()
+    (code,) = new_links(app, 1)
+    client = app.test_client()
+    assert client.get(f"/r/{code}").status_code == 302
+    assert client.get("/r/zzzz99").status_code == 404
+    served = app.extensions["tracker.redirects"]["cache"]._entries[code].snapshot
+    path = Path(app.config["SETTINGS"].instance_path) / LAST_KNOWN_FILE
+
+    # Another worker, started while the database is unreachable: nothing in its memory.
+    fresh = LinkCache(unreachable_sessions(), ttl=5.0, stale_seconds=60.0, lookup_timeout=0.3,
+                      last_known=LastKnownLinks(path))
+    assert fresh.get(code) == served
+    assert fresh.get("zzzz99") is None  # a code known not to exist is still a 404
+    with pytest.raises(LinkUnavailable):
+        fresh.get("nevers")  # never read by anyone: 503
+    assert fresh.failures == 1  # one failed lookup, then RETRY_SECONDS without asking
+
+    # The file's copy obeys the stale bound like a cached entry does.
+    time.sleep(0.05)
+    strict = LinkCache(unreachable_sessions(), ttl=5.0, stale_seconds=0.01, lookup_timeout=0.3,
+                       last_known=LastKnownLinks(path))
+    with pytest.raises(LinkUnavailable):
+        strict.get(code)
+
+
+def test_the_last_known_links_file_is_written_once_a_minute_unless_the_link_changes(
+        make_app: Callable[..., Any]) -> None:
+    app = make_app(link_cache_seconds=0.0)
+    (code,) = new_links(app, 1)
+    client = app.test_client()
+    path = Path(app.config["SETTINGS"].instance_path) / LAST_KNOWN_FILE
+
+    def read_at() -> float:
+        with sqlite3.connect(path) as conn:
+            value = conn.execute("SELECT read_at FROM links WHERE code = ?", (code,)).fetchone()[0]
+        conn.close()
+        return float(value)
+
+    client.get(f"/r/{code}")
+    first = read_at()
+    for _ in range(3):  # every request reads the database (ttl 0), but the file is not rewritten
+        client.get(f"/r/{code}")
+    assert read_at() == first
+    client.patch(f"/api/v1/links/{code}", json={"destination": "https://example.org/changed"},
+                 headers=admin_auth(app))
+    assert "example.org/changed" in client.get(f"/r/{code}").headers["Location"]
+    assert read_at() > first
+    assert "example.org/changed" in LastKnownLinks(path).load(code)[0].location_before_tid  # type: ignore[index]
 
 
 # ---- SQLite locked -------------------------------------------------------------------------------
@@ -470,36 +535,36 @@ class HttpLoad(Load):
         conn.close()
 
 
-@pytest.mark.slow
-def test_worker_killed_mid_load_loses_no_answered_click(make_app: Callable[..., Any], tmp_path: Path) -> None:
-    app = make_app()
-    codes = new_links(app, 2)
-    settings = app.config["SETTINGS"]
+def server_env(app: Any, tmp_path: Path, **overrides: str) -> dict[str, str]:
+    return {**os.environ, "TRACKER_DATABASE_URL": app.config["SETTINGS"].database_url,
+            "TRACKER_INSTANCE_PATH": str(tmp_path / "srv"), "TRACKER_SECRET_KEY": "s",
+            "TRACKER_IP_HASH_SECRET": "i", "PYTHONUNBUFFERED": "1", **overrides}
+
+
+TRACKER_BIN = str(Path(sys.executable).parent / "tracker")
+
+
+@contextlib.contextmanager
+def tracker_serve(env: dict[str, str], tmp_path: Path, probe: str,
+                  expect: int = 302) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    """``tracker serve`` with 2 workers on a free port, up once ``HEAD probe`` answers ``expect``; SIGTERM after."""
     port = pg_support.free_port()
-    env = {**os.environ, "TRACKER_DATABASE_URL": settings.database_url, "TRACKER_INSTANCE_PATH": str(tmp_path / "srv"),
-           "TRACKER_SECRET_KEY": "s", "TRACKER_IP_HASH_SECRET": "i", "PYTHONUNBUFFERED": "1"}
-    tracker_bin = str(Path(sys.executable).parent / "tracker")
-    log = (tmp_path / "server.log").open("wb")
-    server = subprocess.Popen([tracker_bin, "serve", "--workers", "2", "--port", str(port)], env=env,
+    log_path = tmp_path / f"server-{port}.log"
+    log = log_path.open("wb")
+    server = subprocess.Popen([TRACKER_BIN, "serve", "--workers", "2", "--port", str(port)], env=env,
                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         def up() -> bool:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
             try:
-                conn.request("HEAD", f"/r/{codes[0]}")  # not a click
-                return conn.getresponse().status == 302
+                conn.request("HEAD", probe)  # not a click
+                return conn.getresponse().status == expect
             except OSError:
                 return False
             finally:
                 conn.close()
-        assert wait_for(up, 60) and len(_children(server.pid)) >= 2, (tmp_path / "server.log").read_text()
-        with HttpLoad(port, [f"/r/{c}" for c in codes]) as load:
-            time.sleep(1.0)
-            victim = _children(server.pid)[0]
-            os.kill(victim, signal.SIGKILL)
-            answered_before_kill = len(load.tids)
-            time.sleep(1.5)
-        assert answered_before_kill > 20 and len(load.tids) > answered_before_kill
+        assert wait_for(up, 60) and len(_children(server.pid)) >= 2, log_path.read_text()
+        yield port, server
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -508,10 +573,67 @@ def test_worker_killed_mid_load_loses_no_answered_click(make_app: Callable[..., 
             os.killpg(server.pid, signal.SIGKILL)
             server.wait(10)
         log.close()
+
+
+def replay(env: dict[str, str]) -> None:
+    done = subprocess.run([TRACKER_BIN, "spool", "replay"], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.slow
+def test_worker_killed_mid_load_loses_no_answered_click(make_app: Callable[..., Any], tmp_path: Path) -> None:
+    app = make_app()
+    codes = new_links(app, 2)
+    env = server_env(app, tmp_path)
+    with tracker_serve(env, tmp_path, f"/r/{codes[0]}") as (port, server):
+        with HttpLoad(port, [f"/r/{c}" for c in codes]) as load:
+            time.sleep(1.0)
+            victim = _children(server.pid)[0]
+            os.kill(victim, signal.SIGKILL)
+            answered_before_kill = len(load.tids)
+            time.sleep(1.5)
+        assert answered_before_kill > 20 and len(load.tids) > answered_before_kill
     assert load.statuses.keys() == {302}
-    replay = subprocess.run([tracker_bin, "spool", "replay"], env=env, capture_output=True, text=True, timeout=120)
-    assert replay.returncode == 0, replay.stderr
+    replay(env)
     tids, total = stored(app)
     assert set(load.tids) <= tids  # every answered click is stored...
     assert len(tids) - len(load.tids) <= len(load.threads)  # ...plus at most the requests cut off mid-answer
     assert total == len(tids)
+
+
+@pytest.mark.slow
+def test_service_started_during_an_outage_redirects_the_links_read_before(
+        make_app: Callable[..., Any], tmp_path: Path) -> None:
+    app = make_app()
+    known, unread = new_links(app, 2)
+    env = server_env(app, tmp_path)
+    answered = []
+    with tracker_serve(env, tmp_path, f"/r/{known}") as (port, _):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", f"/r/{known}")
+        before = conn.getresponse()
+        before.read()
+        answered.append(tid_of(before.getheader("Location")))
+        conn.close()
+
+    # The whole service restarts while the database is unreachable (nothing listens on its port).
+    down = server_env(app, tmp_path, TRACKER_DATABASE_URL=f"postgresql://postgres@127.0.0.1:{pg_support.free_port()}/x")
+    with tracker_serve(down, tmp_path, f"/r/{known}") as (port, _):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        for _ in range(3):
+            conn.request("GET", f"/r/{known}")
+            resp = conn.getresponse()
+            resp.read()
+            assert resp.status == 302
+            assert resp.getheader("Location").split("tid=")[0] == before.getheader("Location").split("tid=")[0]
+            answered.append(tid_of(resp.getheader("Location")))
+        conn.request("GET", f"/r/{unread}")
+        resp = conn.getresponse()
+        resp.read()
+        assert resp.status == 503  # read by nobody before the outage
+        conn.close()
+
+    replay(env)  # the database is back: the clicks spooled meanwhile are stored, once
+    tids, total = stored(app)
+    assert tids == set(answered) and total == len(answered) == 4
+

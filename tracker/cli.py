@@ -286,18 +286,26 @@ SERVE_THREADS = 4  # per worker; bench/redirect measures the servers with the sa
 def serve(host: str, port: int, workers: int, server: str, threads: int) -> None:
     """Serve with a production WSGI server (granian by default; see README benchmark)."""
     from tracker.auth.service import bootstrap_admin
+    from tracker.conversions.spool import DB_UNAVAILABLE
     app = current_app
     settings = app.config["SETTINGS"]
-    with _session() as session:
-        first = bootstrap_admin(session)
-        if first is not None:
-            account, password, key = first
-            click.echo(f"First start: created the admin account {account.email} (shown only once):\n\n"
-                       f"    password  {password}\n    API key   {key}\n\n"
-                       "Sign in to the pages with the e-mail and password; create people's own accounts with "
-                       "`tracker accounts create`.\n")
-    app.extensions["tracker.redirects"]["spool"].replay_orphans()
-    app.extensions["tracker.redirects"]["conversions"].spool.replay_orphans()
+    try:
+        with _session() as session:
+            first = bootstrap_admin(session)
+            if first is not None:
+                account, password, key = first
+                click.echo(f"First start: created the admin account {account.email} (shown only once):\n\n"
+                           f"    password  {password}\n    API key   {key}\n\n"
+                           "Sign in to the pages with the e-mail and password; create people's own accounts "
+                           "with `tracker accounts create`.\n")
+        app.extensions["tracker.redirects"]["spool"].replay_orphans()
+        app.extensions["tracker.redirects"]["conversions"].spool.replay_orphans()
+    except DB_UNAVAILABLE as exc:
+        # Start anyway (README "Durability"): links read before redirect from the last-known-links
+        # file, clicks and conversions are spooled, and the drain threads replay once it is back.
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        click.echo(f"warning: the database is unavailable ({reason}); serving anyway: links read in the last "
+                   "day redirect, clicks and conversions are spooled until it is back", err=True)
     click.echo(f"Tracker serving on http://{host}:{port}/  (public base URL {settings.public_base_url})",
                err=False)
     sys.stdout.flush()

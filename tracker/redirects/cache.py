@@ -13,23 +13,36 @@
   freshness, for up to ``link_cache_stale_seconds`` (default 1 day) after it was last read from the
   database. After a failure the database is not asked again by this worker for
   :data:`RETRY_SECONDS`, so during an outage requests do not each pay the wait.
-- **Never seen**: a code with no usable entry while the database is unavailable raises
-  :class:`LinkUnavailable`; the redirect answers 503 with a retry page and ``Retry-After``.
+- **Last known links on disk**: every link read from the database is also written (at most once a
+  minute per code and worker unless it changed) to ``<instance>/last-known-links.sqlite``, shared by
+  the workers of the instance. When the database fails and this worker has no usable entry of its
+  own (a worker started or respawned during an outage, or a code only other workers served), the
+  file's copy is served under the same stale bound. Writing it never holds up a lookup: errors are
+  logged and skipped. It holds destinations and tags only, nothing about visitors.
+- **Never seen**: a code with no usable entry, in memory or on disk, while the database is
+  unavailable raises :class:`LinkUnavailable`; the redirect answers 503 with a retry page and
+  ``Retry-After``.
 """
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import json
 import logging
 import math
 import os
 import queue
+import sqlite3
 import threading
 import time
 import weakref
 from collections import OrderedDict
+from collections.abc import Iterator
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -46,6 +59,8 @@ log = logging.getLogger(__name__)
 
 TID_MARK = "TIDMARK7"  # survives merge_query and iri_to_uri unchanged
 RETRY_SECONDS = 1.0  # after a failed lookup, the database is asked again no sooner than this
+PERSIST_SECONDS = 60.0  # an unchanged link is written to the last-known-links file at most this often
+LAST_KNOWN_FILE = "last-known-links.sqlite"
 LOOKUP_THREADS = 2  # per worker; when all are stuck on a stalled database, lookups fail at once
 
 
@@ -92,12 +107,72 @@ class LinkSnapshot:
         """The tracked URL without a click id (what a HEAD request is shown)."""
         return merge_query(self.location_before_tid + self.location_after_tid, {"tid": ""})
 
+    def to_json(self) -> str:
+        fields = dataclasses.asdict(self)
+        fields["expires_at"] = self.expires_at.isoformat() if self.expires_at else None
+        return json.dumps(fields, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> LinkSnapshot:
+        fields = json.loads(text)
+        fields["expires_at"] = datetime.fromisoformat(fields["expires_at"]) if fields["expires_at"] else None
+        return cls(**fields)
+
 
 @dataclass
 class _Entry:
     fresh_until: float  # monotonic
     loaded_at: float  # monotonic time of the database read
     snapshot: LinkSnapshot | None
+    persisted_at: float = 0.0  # monotonic time this worker last wrote it to the last-known-links file
+
+
+class LastKnownLinks:
+    """The instance's file of links last read from the database: code -> (snapshot or None, wall time).
+
+    A SQLite file of its own (WAL, short busy timeout), written by the lookup threads of every worker
+    and read only when the database fails. Failures to read or write it are logged, never raised.
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+
+    @contextlib.contextmanager
+    def _conn(self) -> Iterator[sqlite3.Connection]:
+        # A connection per use: writes are rare (see PERSIST_SECONDS) and reads happen only while the
+        # database fails, so nothing is kept open across forks, threads or the cache's lifetime.
+        conn = sqlite3.connect(self.path, timeout=0.2, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("CREATE TABLE IF NOT EXISTS links (code TEXT PRIMARY KEY, link TEXT, read_at REAL NOT NULL)")
+            yield conn
+        finally:
+            conn.close()
+
+    def save(self, code: str, snapshot: LinkSnapshot | None, read_at: float) -> bool:
+        """Record that ``code`` was ``snapshot`` at wall time ``read_at``; False when it could not be written."""
+        try:
+            with self._conn() as conn:
+                conn.execute(
+                    "INSERT INTO links (code, link, read_at) VALUES (?, ?, ?) ON CONFLICT (code) DO UPDATE "
+                    "SET link = excluded.link, read_at = excluded.read_at WHERE excluded.read_at > links.read_at",
+                    (code, snapshot.to_json() if snapshot is not None else None, read_at))
+            return True
+        except (sqlite3.Error, OSError) as exc:
+            log.warning("could not write %s to %s: %s", code, self.path, exc)
+            return False
+
+    def load(self, code: str) -> tuple[LinkSnapshot | None, float] | None:
+        """``(snapshot or None, wall time read)`` of ``code``, or None when the file does not know it."""
+        try:
+            with self._conn() as conn:
+                row = conn.execute("SELECT link, read_at FROM links WHERE code = ?", (code,)).fetchone()
+            if row is None:
+                return None
+            return (LinkSnapshot.from_json(row[0]) if row[0] is not None else None), float(row[1])
+        except (sqlite3.Error, OSError, ValueError, TypeError, KeyError) as exc:
+            log.warning("could not read %s from %s: %s", code, self.path, exc)
+            return None
 
 
 class LinkCache:
@@ -115,10 +190,13 @@ class LinkCache:
         Longest time after its last database read that an entry is served when the database fails.
     lookup_timeout:
         Longest time a request waits for a lookup.
+    last_known:
+        The instance's :class:`LastKnownLinks` (None: memory only).
     """
 
     def __init__(self, session_factory: sessionmaker, ttl: float, max_entries: int = 50_000,
-                 stale_seconds: float = 86_400.0, lookup_timeout: float = 1.0) -> None:
+                 stale_seconds: float = 86_400.0, lookup_timeout: float = 1.0,
+                 last_known: LastKnownLinks | None = None) -> None:
         if max_entries < 1:
             raise ValueError("link_cache_max_entries must be at least 1")
         self.session_factory = session_factory
@@ -126,6 +204,7 @@ class LinkCache:
         self.max_entries = max_entries
         self.stale_seconds = stale_seconds
         self.lookup_timeout = lookup_timeout
+        self.last_known = last_known
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._lock = threading.Lock()
         self._pending: dict[str, Future[LinkSnapshot | None]] = {}
@@ -139,7 +218,8 @@ class LinkCache:
         """Build the cache of a service from its settings (own lookup engine with short timeouts)."""
         return cls(lookup_sessions(settings.database_url, settings.lookup_timeout_seconds),
                    settings.link_cache_seconds, max_entries=settings.link_cache_max_entries,
-                   stale_seconds=settings.link_cache_stale_seconds, lookup_timeout=settings.lookup_timeout_seconds)
+                   stale_seconds=settings.link_cache_stale_seconds, lookup_timeout=settings.lookup_timeout_seconds,
+                   last_known=LastKnownLinks(Path(settings.instance_path) / LAST_KNOWN_FILE))
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -157,6 +237,14 @@ class LinkCache:
             if entry is not None and now - entry.loaded_at <= self.stale_seconds:
                 self._touch(code)
                 return entry.snapshot
+            known = self.last_known.load(code) if self.last_known is not None else None
+            if known is not None:
+                snapshot, read_at = known
+                age = time.time() - read_at
+                if entry is None or age < now - entry.loaded_at:  # the file's copy is newer than ours
+                    if 0 <= age <= self.stale_seconds:
+                        self._store(code, snapshot, now - age, fresh=False, persisted=True)
+                        return snapshot
             raise
 
     def clear(self) -> None:
@@ -169,9 +257,19 @@ class LinkCache:
         except KeyError:  # evicted by another thread meanwhile
             pass
 
-    def _store(self, code: str, snapshot: LinkSnapshot | None, loaded_at: float) -> None:
+    def _store(self, code: str, snapshot: LinkSnapshot | None, loaded_at: float, *, fresh: bool = True,
+               persisted: bool = False) -> None:
+        """Keep ``snapshot`` (read from the database at monotonic ``loaded_at``); write it to the file."""
+        previous = self._entries.get(code)
+        persisted_at = loaded_at if persisted else 0.0
+        if not persisted and self.last_known is not None:
+            if previous is not None and previous.snapshot == snapshot \
+                    and loaded_at - previous.persisted_at < PERSIST_SECONDS:
+                persisted_at = previous.persisted_at
+            elif self.last_known.save(code, snapshot, time.time() - (time.monotonic() - loaded_at)):
+                persisted_at = loaded_at
         with self._lock:
-            self._entries[code] = _Entry(loaded_at + self.ttl, loaded_at, snapshot)
+            self._entries[code] = _Entry(loaded_at + self.ttl if fresh else 0.0, loaded_at, snapshot, persisted_at)
             self._entries.move_to_end(code)
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
