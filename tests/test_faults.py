@@ -491,6 +491,36 @@ def test_a_queued_conversion_of_a_person_erased_meanwhile_is_not_stored(make_app
     assert conversions(app) == [("p-2", "lead")]
 
 
+def test_conversions_are_queued_when_the_database_stays_locked(make_app: Callable[..., Any]) -> None:
+    """Another session holds the conversions (PostgreSQL: a table lock; SQLite: the write lock)."""
+    app = make_app(db_wait_seconds=0.5)
+    client = app.test_client()
+    with get_db(app).Session() as session:
+        auth = {"Authorization": f"Bearer {api_key(session)}"}
+    first = client.post("/api/v1/conversions", json={"external_id": "l-1", "type": "lead"}, headers=auth)
+    assert first.status_code == 201  # the key is now known to this worker
+
+    holder = get_db(app).engine.connect()
+    if holder.dialect.name == "postgresql":
+        holder.begin()
+        holder.execute(sa.text("LOCK TABLE conversions IN ACCESS EXCLUSIVE MODE"))
+    else:
+        holder.exec_driver_sql("BEGIN IMMEDIATE")
+    try:
+        start = time.monotonic()
+        queued = client.post("/api/v1/conversions", json={"external_id": "l-2", "type": "lead"}, headers=auth)
+        took = time.monotonic() - start
+    finally:
+        holder.rollback()
+        holder.close()
+    assert queued.status_code == 202 and queued.json["status"] == "queued", queued.json
+    assert took < BOUND + 0.5  # db_wait_seconds, not the 30 s a lock used to cost
+    queue = app.extensions["tracker.redirects"]["conversions"]
+    assert queue.spool.drain() == 1
+    assert queue.spool.drain() == 0
+    assert conversions(app) == [("l-1", "lead"), ("l-2", "lead")]
+
+
 def test_settings_of_the_fault_paths_are_validated(tmp_path: Path) -> None:
     from tracker.config import ConfigError
     with pytest.raises(ConfigError, match="lookup_timeout_seconds"):

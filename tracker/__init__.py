@@ -56,7 +56,7 @@ def create_app(config: Mapping[str, Any] | None = None, settings: Settings | Non
         SECURITY_SCHEMES={"BearerAuth": {"type": "http", "scheme": "bearer"}},
     )
     app.config.update(flask_options)
-    Database(make_engine(settings.database_url)).init_app(app)
+    Database(make_engine(settings.database_url, wait_seconds=settings.db_wait_seconds)).init_app(app)
     _init_redirects(app, settings)
     if settings.trusted_proxy_count:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_count,  # type: ignore[method-assign]

@@ -98,6 +98,7 @@ class Settings:
     lookup_timeout_seconds: float = 1.0  # longest wait of a redirect for a link lookup
     unavailable_retry_after: int = 30  # Retry-After (s) of the 503 for links never seen while the db is down
     offline_key_seconds: float = 3_600.0  # a key verified this recently may queue conversions while the db is down
+    db_wait_seconds: float = 5.0  # longest wait for a lock or connection before the db counts as unavailable
     max_upload_bytes: int = 5_000_000
     destination_domains: tuple[str, ...] = ()
     channels_file: str = "channels.toml"
@@ -246,7 +247,7 @@ def load_settings(
     values["landing_origins"] = tuple(o.rstrip("/") for o in values.get("landing_origins", ()))
     if not values.get("funnel", defaults["funnel"]):
         raise ConfigError("funnel must list at least one conversion type")
-    for name in ("link_cache_max_entries", "lookup_timeout_seconds"):
+    for name in ("link_cache_max_entries", "lookup_timeout_seconds", "db_wait_seconds"):
         if values.get(name, defaults[name]) <= 0:
             raise ConfigError(f"{name} must be positive")
     if values.get("ip_hash_rotation", defaults["ip_hash_rotation"]) not in ("daily", "never"):

@@ -1,6 +1,7 @@
 """Database engine and session set-up, bound to an app in the factory."""
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,10 +48,18 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC)
 
 
-def make_engine(url: str, **kwargs: Any) -> sa.Engine:
-    """Create an engine; SQLite gets WAL, a busy timeout and foreign keys, PostgreSQL small insert pages."""
+def make_engine(url: str, wait_seconds: float = 30.0, **kwargs: Any) -> sa.Engine:
+    """Create an engine; SQLite gets WAL, a busy timeout and foreign keys, PostgreSQL small insert pages.
+
+    ``wait_seconds`` bounds how long a statement waits for the database before failing with
+    ``OperationalError``: SQLite's busy timeout (another writer holds the lock); on PostgreSQL the
+    connect timeout, ``lock_timeout`` (a table or row locked by another session) and, against a network
+    that swallows packets, ``tcp_user_timeout`` and TCP keepalives. The service passes its
+    ``db_wait_seconds`` setting (README "Durability"); it does not limit how long a query may run.
+    """
+    millis = max(1, int(wait_seconds * 1000))
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
+        engine = sa.create_engine(url, connect_args={"timeout": wait_seconds, "check_same_thread": False}, **kwargs)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -58,7 +67,7 @@ def make_engine(url: str, **kwargs: Any) -> sa.Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={millis}")
             cur.close()
 
         return engine
@@ -66,7 +75,19 @@ def make_engine(url: str, **kwargs: Any) -> sa.Engine:
     # adapts a statement's parameters holding the GIL, and 1,000 rows (the default) stalled the
     # worker's request threads for 20-40 ms at a time.
     kwargs.setdefault("insertmanyvalues_page_size", 100)
-    return sa.create_engine(url, pool_pre_ping=True, **kwargs)
+    connect_args = {"connect_timeout": max(2, math.ceil(wait_seconds)), "keepalives": 1,
+                    "keepalives_idle": max(1, math.ceil(wait_seconds)), "keepalives_interval": 1,
+                    "keepalives_count": 3, "tcp_user_timeout": millis, **kwargs.pop("connect_args", {})}
+    engine = sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _pg_lock_timeout(dbapi_conn: Any, _record: Any) -> None:
+        # A session setting, not a connect option: the URL's own ``options`` (a search_path) stay.
+        with dbapi_conn.cursor() as cur:
+            cur.execute(f"SET lock_timeout = {millis}")
+        dbapi_conn.commit()
+
+    return engine
 
 
 class Database:

@@ -29,7 +29,6 @@ import contextlib
 import dataclasses
 import json
 import logging
-import math
 import os
 import queue
 import sqlite3
@@ -374,8 +373,8 @@ def lookup_sessions(url: str, timeout: float) -> sessionmaker:
                 cur.execute("PRAGMA query_only=ON")
                 cur.close()
     else:
-        engine = make_engine(url, connect_args={"connect_timeout": max(2, math.ceil(timeout))},
-                             pool_size=LOOKUP_THREADS, max_overflow=0, pool_timeout=timeout)
+        engine = make_engine(url, wait_seconds=timeout, pool_size=LOOKUP_THREADS, max_overflow=0,
+                             pool_timeout=timeout)
 
         @event.listens_for(engine, "connect")
         def _pg_lookup(dbapi_conn: Any, _record: Any) -> None:
