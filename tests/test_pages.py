@@ -69,6 +69,14 @@ def test_pages_require_sign_in(client, path):
 # Signing in with e-mail and password, and what ends a page session: tests/test_accounts.py.
 
 
+def test_a_form_too_large_gets_a_page(signed_in, app):
+    token = csrf_of(signed_in, "/")
+    resp = signed_in.post("/campaigns", data={"csrf_token": token,
+                                              "name": "x" * (app.config["MAX_CONTENT_LENGTH"] + 1)})
+    assert resp.status_code == 413 and resp.mimetype == "text/html"
+    assert "larger than" in resp.text
+
+
 def test_sign_out_is_a_post_and_ends_the_session(signed_in):
     assert signed_in.get("/logout").status_code == 405
     resp = post_form(signed_in, "/logout", {}, form_page="/")

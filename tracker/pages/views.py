@@ -12,7 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, flash, g, make_response, redirect, render_template, request, session, url_for
-from werkzeug.exceptions import NotFound
+from werkzeug.exceptions import NotFound, RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from tracker import ratelimit
@@ -68,6 +68,15 @@ def domain_error(exc: DomainError) -> tuple[str, int]:
     title = ERROR_TITLES.get(exc.status, "Something went wrong")
     page = render_template("pages/error.html", status=exc.status, title=title, message=exc.message)
     return page, exc.status
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def too_large(_exc: RequestEntityTooLarge) -> tuple[str, int]:
+    # A page form gets a page, not the API's JSON error body.
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    page = render_template("pages/error.html", status=413, title="Too large",
+                           message=f"What was sent is larger than the {limit:,} bytes this site accepts.")
+    return page, 413
 
 
 @bp.context_processor
