@@ -501,3 +501,22 @@ def test_key_rows_belong_to_accounts(session, api_key):
     key = session.scalar(sa.select(ApiKey))
     assert key.account.role == "admin" and key.account_id == key.account.id
     assert make_key(session, "analyst") != api_key
+
+
+def test_the_last_enabled_admin_cannot_be_disabled_or_demoted(app, session):
+    only = make_account(session, "admin", email="only-admin@example.com")
+    for change, field in (({"disabled": True}, "disabled"), ({"role": "analyst"}, "role")):
+        with pytest.raises(ValidationError) as err:
+            service.update_account(session, only.email, **change)
+        assert err.value.field == field and "last enabled admin" in err.value.message
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["accounts", "set", only.email, "--disable"])
+    assert result.exit_code != 0 and "last enabled admin" in result.output
+    session.expire_all()
+    assert session.get(Account, only.id).disabled is False
+
+    make_account(session, "admin", email="second-admin@example.com")
+    assert runner.invoke(args=["accounts", "set", only.email, "--disable"]).exit_code == 0
+    with pytest.raises(ValidationError):  # now the second one is the last
+        service.update_account(session, "second-admin@example.com", role="marketer")
+

@@ -131,8 +131,9 @@ def update_account(session: Session, ref: str | int, *, role: str | None = None,
                    password: str | None = None, acting: Account | None = None) -> Account:
     """Change an account's role, disabled flag or password.
 
-    ``acting`` is the admin making the change: an admin cannot disable or demote their own account,
-    so an installation is never left without a working admin by mistake.
+    ``acting`` is the admin making the change: an admin cannot disable or demote their own account.
+    Nobody (the CLI included) can disable or demote the last enabled admin, so an installation is
+    never left without a working admin by mistake.
     """
     account = find_account(session, ref)
     if acting is not None and acting.id == account.id:
@@ -140,6 +141,13 @@ def update_account(session: Session, ref: str | int, *, role: str | None = None,
             raise ValidationError("you cannot disable your own account", "disabled")
         if role is not None and _check_role(role) != account.role:
             raise ValidationError("you cannot change your own role", "role")
+    demoted = role is not None and _check_role(role) != "admin"
+    if account.role == "admin" and not account.disabled and (disabled or demoted):
+        others = session.scalar(sa.select(sa.func.count()).select_from(Account).where(
+            Account.role == "admin", Account.disabled.is_(False), Account.id != account.id))
+        if not others:
+            raise ValidationError(f"{account.email} is the last enabled admin: make another admin first",
+                                  "disabled" if disabled else "role")
     if role is not None:
         account.role = _check_role(role)
     if disabled is not None:
