@@ -25,7 +25,7 @@ from tracker.db import get_db
 from tracker.errors import ValidationError
 from tracker.links.models import Link
 from tracker.links.service import parse_csv
-from tracker.links.urls import MAX_URL_LENGTH, normalise_tag, validate_tag, validate_url
+from tracker.links.urls import MAX_URL_LENGTH, merge_query, normalise_tag, validate_tag, validate_url
 from tracker.touchpoints.models import OfflineTouch
 
 DB_TESTS = settings(max_examples=25, deadline=None, derandomize=True, database=None,
@@ -210,6 +210,17 @@ def test_utm_normalisation(value: str) -> None:
     assert checked == (tag or None)
     assert len(tag) <= 100
     assert validate_tag(checked, "utm_source") == checked
+
+
+@PURE
+@given(st.sampled_from(["http", "https"]), st.from_regex(r"[a-z][a-z0-9-]{0,20}\.(com|no|org)", fullmatch=True),
+       st.dictionaries(st.from_regex(r"[a-z]{1,8}", fullmatch=True), st.text(max_size=10), max_size=4))
+def test_merge_query_keeps_the_destinations_parameters_and_host(scheme: str, host: str,
+                                                                 params: dict[str, str]) -> None:
+    url = validate_url(f"{scheme}://{host}/p?keep=1", "destination")
+    merged = merge_query(url, {"utm_source": "x", **{f"e_{k}": v for k, v in params.items()}})
+    assert "keep=1" in merged and "utm_source=x" in merged
+    assert urlsplit(merged).netloc == host
 
 
 # ---- CSV: line numbers -----------------------------------------------------------------------------
