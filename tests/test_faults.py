@@ -98,6 +98,12 @@ class Load:
         self.threads = [threading.Thread(target=self._run, args=(i,), daemon=True) for i in range(threads)]
 
     def __enter__(self) -> Load:
+        # Fill the worker's link cache first (HEAD: not a click). A cold cache on a busy machine can
+        # miss the lookup bound, and a code the worker has no copy of answers 503 by design.
+        if self.app is not None:  # (HttpLoad's server was probed the same way when it started)
+            client = self.app.test_client()
+            for path in self.paths:
+                assert wait_for(lambda path=path: client.head(path).status_code == 302, 30), path
         for t in self.threads:
             t.start()
         return self
