@@ -38,7 +38,8 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 
-def _key_hash(secret: str) -> str:
+def key_hash(secret: str) -> str:
+    """How an API key is stored (and looked up): its SHA-256, hex."""
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
@@ -244,7 +245,7 @@ def create_key(session: Session, account: Account | str | int, name: str) -> tup
         raise ValidationError(f"account {account.email} is disabled", "account")
     prefix = secrets.token_hex(4)
     plain = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(24)}"
-    key = ApiKey(account_id=account.id, name=name, prefix=prefix, key_hash=_key_hash(plain))
+    key = ApiKey(account_id=account.id, name=name, prefix=prefix, key_hash=key_hash(plain))
     session.add(key)
     session.commit()
     return key, plain
@@ -257,7 +258,7 @@ def verify_key(session: Session, plain: str | None) -> ApiKey | None:
     prefix = plain[len(KEY_PREFIX):].split("_", 1)[0]
     key = session.scalar(sa.select(ApiKey).join(ApiKey.account).where(
         ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None), Account.disabled.is_(False)))
-    if key is None or not hmac.compare_digest(key.key_hash, _key_hash(plain)):
+    if key is None or not hmac.compare_digest(key.key_hash, key_hash(plain)):
         return None
     now = utcnow()
     if key.last_used_at is None or now - key.last_used_at > timedelta(minutes=1):

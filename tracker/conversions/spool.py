@@ -29,7 +29,6 @@ the line was received (``tracker.privacy.erasure.drop_erased_conversions``).
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -47,6 +46,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
+from tracker.auth.service import key_hash
 from tracker.config import Settings
 from tracker.db import utcnow
 from tracker.errors import ValidationError
@@ -97,7 +97,7 @@ class ConversionQueue:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return None
-        return hashlib.sha256(token.strip().encode()).hexdigest()
+        return key_hash(token.strip())
 
     def remember_key(self, req: Request) -> None:
         """Note that the request's key was just verified for sending conversions."""
