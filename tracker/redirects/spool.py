@@ -36,7 +36,7 @@ ROTATE_BYTES = 8 * 1024 * 1024
 BATCH = 2000
 MAX_BACKLOG = 20_000  # spooled lines of one process not yet in the database before requests slow down
 BACKPRESSURE_SLEEP = 0.002
-# A drain taking longer than this is waiting on a stalled database: stop slowing requests down then.
+# One database write taking longer than this waits on a stalled database: stop slowing requests down then.
 STUCK_DRAIN_SECONDS = 5.0
 
 Writer = Callable[[list[dict[str, Any]]], int]
@@ -89,7 +89,7 @@ class Spool:
         self._appended = 0  # lines this process wrote, and of those, lines its drain has handled
         self._drained = 0
         self._healthy = True  # the last drain reached the database
-        self._drain_started = 0.0  # monotonic start of the database write running now (0: none)
+        self._write_started = 0.0  # monotonic start of the database write running now (0: none)
 
     # ---- request path --------------------------------------------------------------------------
     def append(self, record: dict[str, Any]) -> None:
@@ -117,15 +117,15 @@ class Spool:
         Measured per batch, not per drain: under sustained load one drain runs for as long as lines
         keep coming, and back-pressure must keep working then.
         """
-        started = self._drain_started
+        started = self._write_started
         return started > 0 and time.monotonic() - started > STUCK_DRAIN_SECONDS
 
     def _write(self, records: list[dict[str, Any]]) -> None:
-        self._drain_started = time.monotonic()
+        self._write_started = time.monotonic()
         try:
             self.writer(records)
         finally:
-            self._drain_started = 0.0
+            self._write_started = 0.0
 
     def _open_segment(self) -> None:
         """Open a new segment for this process (called at first use after start or fork, and to rotate)."""
