@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import logging
 import os
@@ -101,9 +102,12 @@ class LinkSnapshot:
         """False when the link is disabled or expired (it goes to the fallback, or answers 410)."""
         return not self.disabled and (self.expires_at is None or self.expires_at > now)
 
-    @property
+    @functools.cached_property
     def tracked_location(self) -> str:
-        """The tracked URL without a click id (what a HEAD request is shown)."""
+        """The tracked URL without a click id (HEAD requests, and clicks sent with DNT or GPC).
+
+        Worked out once per cache fill, like the other locations, not on every such request.
+        """
         return merge_query(self.location_before_tid + self.location_after_tid, {"tid": ""})
 
     def to_json(self) -> str:
