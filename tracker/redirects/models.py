@@ -10,7 +10,12 @@ from tracker.db import Base, UTCDateTime
 
 
 class Click(Base):
-    """One answered redirect. ``tid`` is generated before answering and handed to the landing site."""
+    """One answered redirect. ``tid`` is generated before answering and handed to the landing site.
+
+    On PostgreSQL the table is partitioned by month on ``ts`` (migration 0006, :mod:`tracker.partitions`)
+    and its primary key is ``(tid, ts)``, as a partitioned table's keys must hold ``ts``; the mapping
+    keeps ``tid`` alone as the identity, which stays unique (120 random bits; the drain skips stored tids).
+    """
 
     __tablename__ = "clicks"
     __table_args__ = (

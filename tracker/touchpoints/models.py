@@ -16,6 +16,9 @@ class LandingVisit(Base):
 
     ``is_touch`` is False when the visit carried the ``tid`` of a recorded click: then it only links
     identities and the click stays the one touchpoint (no double credit).
+
+    On PostgreSQL the table is partitioned by month on ``ts`` (migration 0006, :mod:`tracker.partitions`)
+    and its primary key is ``(id, ts)``; the mapping keeps ``id`` alone, unique as it comes from one sequence.
     """
 
     __tablename__ = "landing_visits"
