@@ -66,11 +66,15 @@ db_cli = AppGroup("db", help="Database schema.")
 @db_cli.command("upgrade")
 def db_upgrade() -> None:
     """Migrate the database to the newest schema."""
-    from tracker.db import get_db
+    from tracker.db import get_db, utcnow
     from tracker.migrate import current_revision, upgrade
+    from tracker.partitions import ensure_partitions
     engine = get_db().engine
     upgrade(engine)
+    created = ensure_partitions(engine, utcnow())  # PostgreSQL: this month and the next ones exist
     click.echo(f"database {engine.url.render_as_string(hide_password=True)} at revision {current_revision(engine)}")
+    if created:
+        click.echo(f"partitions created: {', '.join(created)}")
 
 
 # ---- campaigns and links ----------------------------------------------------------------------
@@ -274,6 +278,28 @@ def spool_replay() -> None:
 
 
 # ---- serve ------------------------------------------------------------------------------------
+def _partitions_ahead() -> None:
+    """PostgreSQL: create this month's and the next months' partitions (README "PostgreSQL partitions").
+
+    The retention thread does it daily too, and rows of a missing month wait in the default partition,
+    so tables too busy to lock now (a lock timeout) only earn a warning.
+    """
+    from sqlalchemy.exc import OperationalError
+
+    from tracker.db import get_db, utcnow
+    from tracker.partitions import ensure_partitions
+    try:
+        created = ensure_partitions(get_db().engine, utcnow())
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) != "55P03":  # not a lock timeout: the database is unavailable
+            raise
+        click.echo("warning: the monthly partitions ahead were not created (tables busy); the service retries "
+                   "daily", err=True)
+        return
+    if created:
+        click.echo(f"partitions created: {', '.join(created)}")
+
+
 SERVE_THREADS = 4  # per worker; bench/redirect measures the servers with the same number
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -300,6 +326,7 @@ def serve(host: str, port: int, workers: int, server: str, threads: int) -> None
                            "with `tracker accounts create`.\n")
         app.extensions["tracker.redirects"]["spool"].replay_orphans()
         app.extensions["tracker.redirects"]["conversions"].spool.replay_orphans()
+        _partitions_ahead()
     except DB_UNAVAILABLE as exc:
         # Start anyway (README "Durability"): links read before redirect from the last-known-links
         # file, clicks and conversions are spooled, and the drain threads replay once it is back.

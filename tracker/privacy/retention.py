@@ -8,8 +8,14 @@ and counts do not change), ``link_visitors`` and the other identities (so a retu
 counted as new again, and stitching keeps working), conversions, self-reports and offline touches.
 Erasing a person (:mod:`tracker.privacy.erasure`) removes those too, for that person.
 
+On PostgreSQL ``clicks`` and ``landing_visits`` are partitioned by month (:mod:`tracker.partitions`):
+the purge drops the monthly partitions that lie wholly before the cut-off (after deleting the ``click``
+identities of their clicks), then deletes row by row only what remains before it: the month that
+straddles the cut-off and the default partition. SQLite deletes row by row as always.
+
 The service purges once a day by itself: the first drain of the click spool in a worker process starts
-a daemon thread that purges and then sleeps a day; a lock file in the instance folder and the time of
+a daemon thread that purges and then sleeps a day (on PostgreSQL the same thread also creates the
+months ahead, :func:`tracker.partitions.ensure_partitions`, retention on or off); a lock file in the instance folder and the time of
 the last run (``retention_marks``) keep it to one purge a day across processes and machines sharing the
 database. ``tracker retention purge`` runs it at once.
 
@@ -30,10 +36,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from tracker.config import Settings
 from tracker.db import utcnow
+from tracker.partitions import drop_partition, ensure_partitions, expired_partitions
 from tracker.people.models import Identity
 from tracker.privacy.models import RetentionMark
 from tracker.privacy.sql import one_of
@@ -68,13 +76,16 @@ def purge(session: Session, settings: Settings, now: datetime | None = None,
     if before is None:
         return {}
     counts = {"clicks": 0, "orphan_visits": 0, "landing_visits": 0}
+    if session.get_bind().dialect.name == "postgresql":
+        _drop_expired_months(session, before, batch, counts)
     for name, model, key in (("clicks", Click, Click.tid), ("orphan_visits", OrphanVisit, OrphanVisit.tid),
                              ("landing_visits", LandingVisit, LandingVisit.id)):
         while True:
             ids = list(session.scalars(sa.select(key).where(model.ts < before).limit(batch)))
             if not ids:
                 break
-            session.execute(sa.delete(model).where(one_of(session, key, ids))
+            # ts < before as well: on PostgreSQL it limits the delete to the partitions before the cut-off.
+            session.execute(sa.delete(model).where(model.ts < before, one_of(session, key, ids))
                             .execution_options(synchronize_session=False))
             if model is Click:
                 clicked = sa.delete(Identity).where(Identity.kind == "click", one_of(session, Identity.value, ids))
@@ -84,6 +95,42 @@ def purge(session: Session, settings: Settings, now: datetime | None = None,
     _mark(session, before, now)
     session.commit()
     return counts
+
+
+def _drop_expired_months(session: Session, before: datetime, batch: int, counts: dict[str, int]) -> None:
+    """Drop the monthly partitions of clicks and landing visits that end by ``before``; add their rows to counts.
+
+    The ``click`` identities of a month's clicks are deleted first, in batches (one commit each), as
+    the row-by-row purge does. A drop that cannot get its lock in time is left for the next run, and
+    the row-by-row purge that follows deletes that month's rows meanwhile.
+    """
+    for table in ("clicks", "landing_visits"):
+        for part in expired_partitions(session.connection(), table, before):
+            rows = 0
+            if table == "clicks":
+                last = ""
+                while True:  # keyset over the partition's (tid, ts) key: each batch is an index range
+                    ids = list(session.scalars(sa.text(f'SELECT tid FROM "{part.name}" WHERE tid > :last '
+                                                       "ORDER BY tid LIMIT :n"), {"last": last, "n": batch}))
+                    if not ids:
+                        break
+                    clicked = sa.delete(Identity).where(Identity.kind == "click", one_of(session, Identity.value, ids))
+                    session.execute(clicked.execution_options(synchronize_session=False))
+                    session.commit()
+                    rows += len(ids)
+                    last = ids[-1]
+            else:
+                rows = session.scalar(sa.text(f'SELECT count(*) FROM "{part.name}"')) or 0
+            try:
+                drop_partition(session.connection(), part)
+                session.commit()
+            except OperationalError as exc:
+                session.rollback()
+                if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available: busy, try next run
+                    raise
+                log.warning("retention: %s is busy; its rows are deleted one by one this time", part.name)
+                continue
+            counts[table] += rows
 
 
 def _mark(session: Session, before: datetime, now: datetime) -> None:
@@ -134,9 +181,14 @@ class RetentionScheduler:
         self._pid: int | None = None
         self._stop = threading.Event()
 
+    def _partitioned(self) -> bool:
+        with self.session_factory() as session:  # no connection is made: the bind's dialect is enough
+            return session.get_bind().dialect.name == "postgresql"
+
     def ensure(self) -> None:
-        """Start the daily purge thread of this process if retention is on and it is not running."""
-        if self.settings.click_retention_days <= 0:
+        """Start the daily thread of this process if it has work (retention on, or PostgreSQL's months
+        ahead) and is not running."""
+        if self.settings.click_retention_days <= 0 and not self._partitioned():
             return
         if self._pid == os.getpid() and self._thread is not None and self._thread.is_alive():
             return
@@ -152,13 +204,29 @@ class RetentionScheduler:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            try:
-                self.run_once()
-            except Exception:  # the database may be down: try again in an hour
-                log.exception("retention purge failed; retrying in an hour")
-                self._stop.wait(3600)
-                continue
-            self._stop.wait(DAY)
+            failed = False
+            # Each step on its own: months ahead still get made while purging fails, and the reverse.
+            if self._partitioned():
+                try:
+                    self.maintain_partitions()
+                except Exception:  # the database may be down or the tables busy: try again in an hour
+                    log.exception("creating the months ahead failed; retrying in an hour")
+                    failed = True
+            if self.settings.click_retention_days > 0:
+                try:
+                    self.run_once()
+                except Exception:  # the database may be down: try again in an hour
+                    log.exception("retention purge failed; retrying in an hour")
+                    failed = True
+            self._stop.wait(3600 if failed else DAY)
+
+    def maintain_partitions(self, now: datetime | None = None) -> list[str]:
+        """Create the monthly partitions ahead (PostgreSQL; idempotent, any number of processes at once)."""
+        with self.session_factory() as session:
+            engine = session.get_bind()
+        if not isinstance(engine, sa.Engine):
+            raise TypeError("the retention thread's sessions must be bound to an engine, not a connection")
+        return ensure_partitions(engine, now or utcnow())
 
     def run_once(self, now: datetime | None = None) -> dict[str, int] | None:
         """Purge unless another process holds the lock or purged within the last 23 hours."""
