@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from attribution.journeys import DIMENSIONS
-from attribution.models.base import JourneyIndex
+from attribution.models.base import COUNT, JourneyIndex
 
 __all__ = ["SELF_REPORT_KIND", "DarkFunnel", "dark_funnel", "self_report_as_first_touch"]
 
@@ -91,14 +91,17 @@ def dark_funnel(journeys: pd.DataFrame) -> DarkFunnel:
     answers = answers.astype(object).where(answers.notna(), None).to_numpy()  # pd.NA would not compare
     said = answers[index.starts]
     answered = pd.notna(said)
+    # A journey with n_conversions (a distinct path with its count) stands for that many conversions.
+    weight = journeys[COUNT].to_numpy(dtype=np.int64)[index.starts] if COUNT in journeys else \
+        np.ones(len(index.starts), dtype=np.int64)
     channels = journeys["channel"].astype(object).to_numpy()
     hit = channels == answers  # a missing answer (None) equals no channel
     seen = np.logical_or.reduceat(hit, index.starts) if len(index.starts) else np.zeros(0, dtype=bool)
     dark = answered & ~seen
-
-    per = pd.DataFrame({"self_reported_channel": said[answered], "dark": dark[answered].astype(int),
-                        "first": channels[index.starts][answered], "last": channels[index.ends][answered]})
-    by_channel = per.groupby("self_reported_channel", sort=True).agg(answered=("dark", "size"), dark=("dark", "sum"))
+    per = pd.DataFrame({"self_reported_channel": said[answered], "dark": dark[answered] * weight[answered],
+                        "n": weight[answered], "first": channels[index.starts][answered],
+                        "last": channels[index.ends][answered]})
+    by_channel = per.groupby("self_reported_channel", sort=True).agg(answered=("n", "sum"), dark=("dark", "sum"))
     by_channel["dark_share"] = by_channel["dark"] / by_channel["answered"]
     by_channel = by_channel.reset_index().sort_values(["answered", "self_reported_channel"],
                                                       ascending=[False, True], kind="stable")
@@ -106,11 +109,13 @@ def dark_funnel(journeys: pd.DataFrame) -> DarkFunnel:
     def cross(column: str) -> pd.DataFrame:
         if per.empty:
             return pd.DataFrame(dtype=int)
-        table = pd.crosstab(per["self_reported_channel"], per[column]).sort_index().sort_index(axis=1)
+        table = pd.crosstab(per["self_reported_channel"], per[column], values=per["n"], aggfunc="sum")
+        table = table.fillna(0).astype(np.int64).sort_index().sort_index(axis=1)
         table.index.name, table.columns.name = "self_reported_channel", f"{column}_touch_channel"
         return table
 
-    return DarkFunnel(conversions=len(index.starts), answered=int(answered.sum()), dark=int(dark.sum()),
+    return DarkFunnel(conversions=int(weight.sum()), answered=int(weight[answered].sum()),
+                      dark=int((weight * dark).sum()),
                       by_channel=by_channel.reset_index(drop=True), first_touch=cross("first"),
                       last_touch=cross("last"))
 

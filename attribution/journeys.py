@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from attribution.channels import DIRECT
+from attribution.labels import name_missing
 
 __all__ = ["CONVERSION_COLUMNS", "DEFAULT_LOOKBACK", "DIMENSIONS", "TOUCH_COLUMNS", "build_journeys",
            "journeys_from_paths"]
@@ -71,7 +72,9 @@ def build_journeys(touchpoints: pd.DataFrame, conversions: pd.DataFrame, *,
         The conversion's columns (its ``ts`` as ``conversion_ts``), then ``position``, ``n_touches``,
         the touch's columns and ``is_fallback``, sorted by ``conversion_id`` and ``position``; the
         dimension columns are categoricals. Fallback rows have channel ``Direct``, the conversion's
-        time as ``ts`` and empty touch columns.
+        time as ``ts`` and empty touch columns. Missing dimension values are named as in
+        :func:`attribution.labels.name_missing` (a Direct touch's source is ``(direct)``, other
+        touches' missing values ``(not set)``), so no credit table has a blank cell.
 
     Examples
     --------
@@ -146,7 +149,7 @@ def build_journeys(touchpoints: pd.DataFrame, conversions: pd.DataFrame, *,
         if name in journeys:
             journeys[name] = journeys[name].astype("category")
     journeys["is_fallback"] = journeys["is_fallback"].astype(bool)
-    return journeys
+    return name_missing(journeys)
 
 
 def _pair_by_person(conv_people: pd.Series, touch_people: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -199,10 +202,14 @@ def _journey_order(rank: np.ndarray, ts: pd.Series, touchpoint_id: pd.Series) ->
 
 
 def journeys_from_paths(paths: pd.DataFrame, *, path: str = "path", separator: str = " > ",
-                        value: str = "value") -> pd.DataFrame:
-    """Return journeys from path strings, one conversion per row (as ChannelAttribution takes them).
+                        value: str = "value", conversions: str | None = None) -> pd.DataFrame:
+    """Return journeys from path strings, one journey per row (as ChannelAttribution takes them).
 
-    The ``value`` column gives each conversion's value (0 where the column is missing).
+    The ``value`` column gives each row's value (0 where the column is missing). With ``conversions``
+    (a column of counts, as ChannelAttribution's ``total_conversions``), a row stands for that many
+    conversions of the same path and ``value`` is their total value: the journeys get an
+    ``n_conversions`` column, which every model weighs its credits by (a row with 0 conversions gets
+    no credit). Without it every row is one conversion.
 
     Touches of a path get consecutive timestamps one second apart ending at the conversion, so
     time-based models see them in order. Useful in notebooks and for comparing with other tools.
@@ -227,6 +234,13 @@ def journeys_from_paths(paths: pd.DataFrame, *, path: str = "path", separator: s
     n = np.repeat(sizes, sizes)
     end = pd.Timestamp("2000-01-01", tz="UTC")
     values = paths[value].astype(float).to_numpy() if value in paths else np.zeros(len(paths))
+    extra = {}
+    if conversions is not None:
+        _require(paths, [conversions], "paths")
+        counts = pd.to_numeric(paths[conversions], errors="coerce").to_numpy(dtype=float)
+        if np.isnan(counts).any() or (counts < 0).any():
+            raise ValueError(f"paths.{conversions} must be counts (numbers >= 0) on every row")
+        extra["n_conversions"] = np.repeat(counts, sizes)
     return pd.DataFrame({
         "conversion_id": conversion, "person_id": conversion, "conversion_ts": end,
         "value": np.repeat(values, sizes), "position": position, "n_touches": n,
@@ -234,4 +248,5 @@ def journeys_from_paths(paths: pd.DataFrame, *, path: str = "path", separator: s
         "ts": end - pd.to_timedelta(n - 1 - position, unit="s"),
         "channel": pd.Categorical(channels),
         "is_fallback": False,
+        **extra,
     })

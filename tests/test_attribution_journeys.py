@@ -128,7 +128,10 @@ def test_conversion_without_touches_gets_one_direct_row() -> None:
     assert (fallback["position"], fallback["n_touches"]) == (0, 1)
     assert fallback["ts"] == T + DAY == fallback["conversion_ts"]
     assert fallback["value"] == 0.0
-    assert all(pd.isna(fallback[c]) for c in ("touchpoint_id", "source", "medium", "campaign", "link_code", "kind"))
+    assert pd.isna(fallback["touchpoint_id"])
+    # The dimensions are named as GA4 names direct traffic, never blank.
+    assert [fallback[c] for c in ("source", "medium", "campaign", "link_code", "kind")] == \
+        ["(direct)", "(none)", "(direct)", "(none)", "(none)"]
     assert journeys["is_fallback"].tolist() == [False, True]
 
 

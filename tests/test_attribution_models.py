@@ -234,8 +234,11 @@ def naive_credits(model: AttributionModel, journeys: list[tuple[dict[str, Any], 
     credit: dict[tuple[str, str | None], list[float]] = defaultdict(lambda: [0.0, 0.0])
     for conv, path in journeys:
         for touch, weight in naive_weights(model, conv, path):
-            credit[(touch.channel, touch.campaign)][0] += weight
-            credit[(touch.channel, touch.campaign)][1] += weight * conv["value"]
+            campaign = touch.campaign
+            if campaign is None and any(touch is t for t in path):  # a tracked touch's blank is named (GA4)
+                campaign = "(direct)" if touch.channel == "Direct" else "(not set)"
+            credit[(touch.channel, campaign)][0] += weight
+            credit[(touch.channel, campaign)][1] += weight * conv["value"]
     return {key: (c, v) for key, (c, v) in credit.items()}
 
 
@@ -345,7 +348,7 @@ def test_conversion_without_touch_is_credited_to_direct(name: str) -> None:
     journeys = build_journeys(touches, conversions)
     assert journeys["is_fallback"].tolist() == [True]
     table = default_model(name).attribute(journeys, by=["channel", "campaign"])
-    assert table.values.tolist() == [["Direct", None, 1.0, 12.5, 1.0]]
+    assert table.values.tolist() == [["Direct", "(direct)", 1.0, 12.5, 1.0]]  # named as GA4 does
 
 
 @pytest.mark.parametrize(("model", "expected"), [

@@ -377,8 +377,8 @@ def test_several_dimensions_at_once(signed_in, auth, data):
     assert '<option value="campaign,kind" selected>campaign, kind</option>' in html
     cells = credit_cells(html)
     assert cells[("oslo-expo-2026 / event", "first_touch", "conversions")] == 1
-    assert cells[("(none) / pr", "first_touch", "conversions")] == 2
-    assert cells[("(none) / (none)", "first_touch", "conversions")] == 1  # cy: Direct, no campaign, no kind
+    assert cells[("(not set) / pr", "first_touch", "conversions")] == 2  # a PR touch has no campaign
+    assert cells[("(direct) / (none)", "first_touch", "conversions")] == 1  # cy: Direct, as GA4 names it
 
 
 # ---- empty and demo data ------------------------------------------------------------------------

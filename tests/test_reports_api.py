@@ -86,9 +86,9 @@ def test_first_last_linear_side_by_side(client, auth, data):
     assert body["timezone"] == "Europe/Oslo" and body["currency"] == "NOK"
     assert any(rule["channel"] == "Events" for rule in body["taxonomy"]["rules"])
     # dag's purchase is June 1 in Oslo (May 31 in UTC): not in May. ben's April touch is read (it is in
-    # the window's reach: May 1 - 30 days), dag's touch is not (dag has no conversion in the window).
+    # the window's reach: May 1 - 30 days) but before his lookback: touches_read counts the journeys' touches.
     assert body["counts"] == {"conversions": 3, "value": 450.0, "no_touch": 1, "with_answer": 0,
-                              "touches_read": 5, "answers_read": 0}
+                              "touches_read": 4, "answers_read": 0}
     shares = {row["channel"]: row["share"] for row in body["rows"] if row["model"] == "first_touch"}
     assert shares == pytest.approx({"Events": 1 / 3, "PR": 1 / 3, "Direct": 1 / 3})
 
@@ -122,7 +122,8 @@ def test_by_campaign_and_kind_and_filters(client, auth, data):
     body = report(client, auth, "attribution", model="first_touch", by="campaign,kind",
                   conversion_type="purchase", **MAY).json
     rows = {(r["campaign"], r["kind"]): r["conversions"] for r in body["rows"]}
-    assert rows == {("oslo-expo-2026", "event"): 1, (None, "pr"): 1, (None, None): 1}
+    # Missing values are named (GA4): the PR touch has no campaign, the [Direct] journey none of them.
+    assert rows == {("oslo-expo-2026", "event"): 1, ("(not set)", "pr"): 1, ("(direct)", "(none)"): 1}
     filtered = report(client, auth, "attribution", model="linear", by="kind", kind="event", **MAY).json
     assert [(r["kind"], round(r["conversions"], 6)) for r in filtered["rows"]] == [("event", round(1 + 1 / 3, 6))]
 

@@ -14,9 +14,11 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-__all__ = ["CREDIT_COLUMNS", "AttributionModel", "JourneyIndex", "credit_table"]
+__all__ = ["COUNT", "CREDIT_COLUMNS", "AttributionModel", "JourneyIndex", "credit_sums", "credit_table"]
 
 JOURNEY_NEEDS = ("conversion_id", "position", "n_touches", "value")
+# Optional journey column: how many conversions a journey stands for (a distinct path with its count).
+COUNT = "n_conversions"
 CREDIT_COLUMNS = ("conversions", "value", "share")
 
 
@@ -50,6 +52,12 @@ class JourneyIndex:
     def ends(self) -> np.ndarray:
         """Row of each journey's last touch."""
         return self.starts + self.sizes - 1
+
+    def conversions(self, journeys: pd.DataFrame) -> float:
+        """How many conversions the journeys stand for: one each, or the sum of their ``n_conversions``."""
+        if COUNT not in journeys:
+            return len(self.starts)
+        return float(journeys[COUNT].to_numpy(dtype=float)[self.starts].sum())
 
     def sums(self, values: np.ndarray) -> np.ndarray:
         """Sum of ``values`` within each journey."""
@@ -96,12 +104,14 @@ class AttributionModel:
         DataFrame
             The ``by`` columns, then ``conversions`` and ``value`` credited and ``share`` (credited
             conversions / all conversions), largest first. Their sums are the number of conversions
-            and their total value. Missing dimension values are ``None``.
+            and their total value. Missing dimension values are ``None``. Journeys with an
+            ``n_conversions`` column (distinct paths with counts, ``value`` their total) are weighed by it.
         """
         columns = [by] if isinstance(by, str) else list(by)
-        rows, weights = self.credited_rows(journeys, columns=[*columns, "value"])
+        needs = [*columns, "value", COUNT] if COUNT in journeys else [*columns, "value"]
+        rows, weights = self.credited_rows(journeys, columns=needs)
         index = JourneyIndex.of(journeys)
-        return credit_table(rows, weights, by, conversions=len(index.starts))
+        return credit_table(rows, weights, by, conversions=index.conversions(journeys))
 
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
@@ -115,18 +125,34 @@ class AttributionModel:
 
 
 def credit_table(rows: pd.DataFrame, weights: np.ndarray, by: str | Sequence[str], *,
-                 conversions: int) -> pd.DataFrame:
-    """Sum ``weights`` (as conversions) and ``weights x value`` per ``by`` group of ``rows``."""
+                 conversions: float) -> pd.DataFrame:
+    """Sum ``weights`` (as conversions) and ``weights x value`` per ``by`` group of ``rows``.
+
+    Rows with an ``n_conversions`` column stand for that many conversions (``value`` their total).
+    """
     columns = [by] if isinstance(by, str) else list(by)
     if not columns:
         raise ValueError("by needs at least one column")
     missing = [c for c in columns if c not in rows.columns]
     if missing:
         raise ValueError(f"cannot group by {', '.join(missing)}: the journeys have no such column")
-    credited = weights > 0  # touches a model gives nothing (first touch: all but the first) are not listed
+    count = rows[COUNT].to_numpy(dtype=float) if COUNT in rows else np.ones(len(rows))
+    # Touches a model gives nothing (first touch: all but the first), or that stand for no conversion, are not listed.
+    credited = (weights > 0) & (count > 0)
     frame = rows.loc[credited, columns].reset_index(drop=True)  # categoricals stay: grouping stays fast
-    frame["conversions"] = weights[credited]
+    frame["conversions"] = weights[credited] * count[credited]
     frame["value"] = weights[credited] * rows["value"].to_numpy(dtype=float)[credited]
+    return credit_sums(frame, columns, conversions)
+
+
+def credit_sums(frame: pd.DataFrame, by: str | Sequence[str], conversions: float) -> pd.DataFrame:
+    """Sum the ``conversions`` and ``value`` credited per ``by`` group; add ``share``; largest first.
+
+    ``frame`` holds the ``by`` columns and the credits of each credited touch (or of each group,
+    when the sums were made elsewhere, for example in the database); ``conversions`` is the total
+    the shares are relative to.
+    """
+    columns = [by] if isinstance(by, str) else list(by)
     table = frame.groupby(columns, dropna=False, observed=True, sort=False)[["conversions", "value"]].sum()
     table = table.reset_index()
     for c in columns:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from attribution.models.base import AttributionModel, JourneyIndex
+from attribution.models.base import COUNT, AttributionModel, JourneyIndex
 from attribution.models.last_touch import LastTouch
 
 __all__ = ["SelfReported"]
@@ -71,12 +71,13 @@ class SelfReported(AttributionModel):
         answered = answers.notna().to_numpy()
         weights = self.fallback.weights(journeys)[~answered]
         firsts = index.starts[answered[index.starts]]
-        said = journeys.iloc[firsts][["conversion_id", "value"]].reset_index(drop=True)
+        carried = ["conversion_id", "value", *([COUNT] if COUNT in journeys else [])]
+        said = journeys.iloc[firsts][carried].reset_index(drop=True)
         said_channel = answers.to_numpy()[firsts]
         if columns is None:
             rest = journeys.loc[~answered]
         else:
-            keep = dict.fromkeys([*columns, "conversion_id", "value", "channel"])
+            keep = dict.fromkeys([*columns, *carried, "channel"])
             rest = journeys.loc[~answered, [c for c in journeys.columns if c in keep]]
         channel = rest["channel"]
         if isinstance(channel.dtype, pd.CategoricalDtype):

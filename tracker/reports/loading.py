@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from attribution.channels import DIRECT, OTHER, assign_channels
+from attribution.labels import name_missing
 from tracker.config import Settings
 from tracker.conversions.models import Conversion
 from tracker.links.models import Campaign, CampaignCost, Link
@@ -38,14 +39,15 @@ from tracker.selfreports.models import SelfReport
 from tracker.touchpoints.collect import referrer_channel
 from tracker.touchpoints.models import LandingVisit, OfflineTouch
 
-__all__ = ["TOUCH_COLUMNS", "fetch_frame", "load_answers", "load_conversions", "load_costs", "load_touchpoints"]
+__all__ = ["TOUCH_COLUMNS", "fetch_frame", "links_frame", "load_answers", "load_conversions", "load_costs",
+           "load_touchpoints", "offline_channels", "visit_channels"]
 
 TOUCH_COLUMNS = ("touchpoint_id", "person_id", "ts", "channel", "source", "medium", "campaign", "link_code",
                  "kind", "via", "is_bot")
 CONVERSION_COLUMNS = ("conversion_id", "person_id", "ts", "value", "type", "external_id")
 
 
-def fetch_frame(session: Session, stmt: sa.Select[Any], columns: Sequence[str],
+def fetch_frame(session: Session, stmt: sa.Executable, columns: Sequence[str],
                 times: Sequence[str] = ("ts",), *, no_reals: bool = False) -> pd.DataFrame:
     """Run ``stmt`` and return its rows as a DataFrame, reading the DBAPI cursor directly.
 
@@ -99,7 +101,8 @@ def load_touchpoints(session: Session, settings: Settings, start: datetime, end:
     """Every touch with ``start <= ts <= end`` (UTC), of the people ``people`` selects (all when None).
 
     ``people`` is a select of person ids (for example the people of the report's conversions); it
-    is used as a sub-select, so the filtering happens in the database. ``channel``, ``source``,
+    is used as a sub-select, so the filtering happens in the database. Missing dimension values are
+    named (:func:`attribution.labels.name_missing`). ``channel``, ``source``,
     ``medium``, ``campaign``, ``link_code``, ``kind`` and ``via`` are categoricals (their categories:
     the values read, sorted).
     """
@@ -116,7 +119,7 @@ def load_touchpoints(session: Session, settings: Settings, start: datetime, end:
     ).where(*scoped(Click), Click.person_id.is_not(None)),
         ("touchpoint_id", "person_id", "ts", "source", "medium", "link_id", "via", "is_bot"), no_reals=True)
     # The link's code and kind and its campaign come from the (small) links table, not once per click.
-    links = _links(session)
+    links = links_frame(session)
     row = pd.Index(links["id"]).get_indexer(clicks["link_id"])
     clicks = clicks.loc[row >= 0]  # a click always has its link (foreign key); as the join it replaces
     row = row[row >= 0]
@@ -151,7 +154,7 @@ def load_touchpoints(session: Session, settings: Settings, start: datetime, end:
         given_channel=pd.Categorical(offline["given_channel"]), campaign=pd.Categorical(offline["campaign"]),
         link_code=_constant(None, len(offline)), via=_constant("import", len(offline)), is_bot=False)
     offline["medium"] = offline["kind"].where(offline["kind"] != "other")
-    offline["channel"] = _by_distinct(offline, ["source", "kind", "given_channel"], lambda d: _offline_channels(
+    offline["channel"] = _by_distinct(offline, ["source", "kind", "given_channel"], lambda d: offline_channels(
         d, taxonomy))
 
     frames = [f for f in (clicks, visits, offline) if len(f)]
@@ -159,7 +162,7 @@ def load_touchpoints(session: Session, settings: Settings, start: datetime, end:
         return _empty_touches()
     touches = pd.DataFrame({name: _stack(name, [f[name] for f in frames]) for name in TOUCH_COLUMNS})
     touches["is_bot"] = touches["is_bot"].astype(bool)
-    return touches
+    return name_missing(touches)
 
 
 def _prefixed(prefix: str, column: Any) -> sa.ColumnElement[str]:
@@ -167,7 +170,7 @@ def _prefixed(prefix: str, column: Any) -> sa.ColumnElement[str]:
     return sa.literal(prefix) + sa.cast(column, sa.String)
 
 
-def _links(session: Session) -> pd.DataFrame:
+def links_frame(session: Session) -> pd.DataFrame:
     """Every link's id, code and kind and its campaign's slug (categoricals)."""
     links = fetch_frame(session, sa.select(Link.id, Link.code, Link.kind, Campaign.slug).outerjoin(
         Campaign, Link.campaign_id == Campaign.id), ("id", "link_code", "kind", "campaign"), times=())
@@ -215,7 +218,7 @@ def _by_distinct(frame: pd.DataFrame, columns: Sequence[str],
     return pd.Categorical.from_codes(results.codes[inverse.ravel()], categories=results.categories)
 
 
-def _offline_channels(distinct: pd.DataFrame, taxonomy: Mapping[str, Any]) -> pd.Series:
+def offline_channels(distinct: pd.DataFrame, taxonomy: Mapping[str, Any]) -> pd.Series:
     """Offline touches: their explicit channel, else the taxonomy's for their source and kind (as the medium)."""
     medium = distinct["kind"].where(distinct["kind"] != "other")
     derived = assign_channels(distinct.assign(medium=medium), taxonomy, source="source", medium="medium")
@@ -230,33 +233,36 @@ def _empty_touches() -> pd.DataFrame:
     return frame
 
 
-def _visit_channels(visits: pd.DataFrame, settings: Settings) -> pd.Categorical:
-    """Landing visits: UTM values through the taxonomy, else the referrer host, else Direct.
+def visit_channels(visits: pd.DataFrame, settings: Settings) -> np.ndarray:
+    """Landing visits' channels: UTM values through the taxonomy, else the referrer host, else Direct.
 
-    Each is worked out once per distinct (source, medium) and (referrer host, site host).
+    ``visits`` has ``source``, ``medium``, ``referrer_host`` and ``site`` (the landing page's host: a
+    referrer from the site itself is no new contact), one row per distinct combination.
     """
     taxonomy = settings.taxonomy.as_dict()
-    by_utm = _by_distinct(visits, ["source", "medium"], lambda d: assign_channels(
-        d, taxonomy, source="source", medium="medium"))
+    by_utm = assign_channels(visits, taxonomy, source="source", medium="medium").to_numpy(dtype=object)
 
-    def blank(cat: pd.Series) -> np.ndarray:  # missing or only spaces, per row, from the categories
-        empty = np.append(cat.cat.categories.astype(str).str.strip() == "", True)
-        return empty[cat.cat.codes.to_numpy()]  # code -1 (missing) picks the appended True
+    def blank(column: pd.Series) -> np.ndarray:  # missing or only spaces
+        return (column.astype(object).fillna("").astype(str).str.strip() == "").to_numpy(dtype=bool)
 
-    def by_host(d: pd.DataFrame) -> list[str]:
-        return [referrer_channel(h or None, settings.taxonomy.referrers, s or None) or DIRECT
-                for h, s in zip(d["referrer_host"].fillna(""), d["site"].fillna(""), strict=True)]
+    by_host = np.array([referrer_channel(h or None, settings.taxonomy.referrers, s or None) or DIRECT
+                        for h, s in zip(visits["referrer_host"].astype(object).fillna(""),
+                                        visits["site"].astype(object).fillna(""), strict=True)], dtype=object)
+    has_utm = ~(blank(visits["source"]) & blank(visits["medium"]))
+    return np.where(has_utm, by_utm, by_host) if len(visits) else np.zeros(0, dtype=object)
 
-    # The site's own host (a referrer from the site itself is no new contact), once per distinct page.
+
+def _visit_channels(visits: pd.DataFrame, settings: Settings) -> pd.Categorical:
+    """Landing visits' channels (:func:`visit_channels`), worked out once per distinct combination."""
+    # The site's own host, once per distinct page.
     pages = visits["page"].cat
     site_of_page = pages.categories.astype(str).str.split("/", n=1).str[0]
     site_code, sites = pd.factorize(np.asarray(site_of_page, dtype=object))
     page_code = pages.codes.to_numpy()
     site = pd.Categorical.from_codes(np.where(page_code >= 0, site_code[np.maximum(page_code, 0)]
                                               if len(site_code) else -1, -1), categories=sites)
-    by_referrer = _by_distinct(visits.assign(site=site), ["referrer_host", "site"], by_host)
-    has_utm = ~(blank(visits["source"]) & blank(visits["medium"]))
-    return pd.Categorical(np.where(has_utm, np.asarray(by_utm, dtype=object), np.asarray(by_referrer, dtype=object)))
+    return _by_distinct(visits.assign(site=site), ["source", "medium", "referrer_host", "site"],
+                        lambda d: visit_channels(d, settings))
 
 
 def load_answers(session: Session, settings: Settings, start: datetime, end: datetime, *,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -26,6 +27,8 @@ from attribution import (
     funnel_stages,
     self_report_as_first_touch,
 )
+from attribution.models.base import credit_sums
+from attribution.paths import PATH_COLUMNS
 from attribution.selfreports import TIE_WINDOW, tie_answers
 from tracker.config import Settings
 from tracker.conversions.models import Conversion
@@ -39,8 +42,14 @@ from tracker.reports.loading import (
     load_touchpoints,
 )
 from tracker.reports.params import BY_COLUMNS, Period, ReportParams
+from tracker.reports.paths import Paths, load_paths, path_strings, time_decay_sums
 
-__all__ = ["UNASSIGNED", "Inputs", "attribution_report", "dark_funnel_report", "funnel_report", "load_inputs"]
+__all__ = ["ENGINES", "UNASSIGNED", "Inputs", "attribution_report", "credits", "dark_funnel_report", "funnel_report",
+           "load_inputs", "paths_report"]
+
+# Where a report's journeys are built: "database" aggregates them to distinct paths there (README "Reports at
+# scale"); "memory" reads every touch into pandas and is the reference the tests compare it with.
+ENGINES = ("database", "memory")
 
 UNASSIGNED = "(unassigned)"  # cost entries without a channel, in the cost table by channel
 
@@ -105,58 +114,181 @@ def _model(name: str, params: ReportParams) -> Any:
     return cls()
 
 
-def _common(settings: Settings, params: ReportParams, inputs: Inputs) -> dict[str, Any]:
-    conversions = inputs.conversions
-    fallback = inputs.journeys.drop_duplicates("conversion_id")
-    no_touch = int(fallback["is_fallback"].sum()) if len(fallback) else 0
+def _common(settings: Settings, params: ReportParams, counts: dict[str, Any]) -> dict[str, Any]:
     return {
         "parameters": params.as_dict(),
         "timezone": settings.report_timezone,
         "currency": settings.reporting_currency,
         "taxonomy": settings.taxonomy.as_dict(),
-        "counts": {
-            "conversions": len(conversions),
-            "value": float(conversions["value"].sum()) if len(conversions) else 0.0,
-            "no_touch": no_touch,
-            "with_answer": int(conversions["answer_channel"].notna().sum()) if len(conversions) else 0,
-            "touches_read": inputs.touches_read,
-            "answers_read": inputs.answers_read,
-        },
+        "counts": counts,
     }
 
 
-def attribution_report(session: Session, settings: Settings, params: ReportParams) -> dict[str, Any]:
+def _memory_counts(inputs: Inputs) -> dict[str, Any]:
+    conversions = inputs.conversions
+    fallback = inputs.journeys.drop_duplicates("conversion_id")
+    return {
+        "conversions": len(conversions),
+        "value": float(conversions["value"].sum()) if len(conversions) else 0.0,
+        "no_touch": int(fallback["is_fallback"].sum()) if len(fallback) else 0,
+        "with_answer": int(conversions["answer_channel"].notna().sum()) if len(conversions) else 0,
+        "touches_read": int((~inputs.journeys["is_fallback"]).sum()) if len(inputs.journeys) else 0,
+        "answers_read": inputs.answers_read,
+    }
+
+
+def _path_counts(paths: Paths, answers_read: int) -> dict[str, Any]:
+    frame = paths.converting
+    conversions = frame["conversions"].to_numpy()
+    return {
+        "conversions": int(conversions.sum()),
+        "value": float(frame["value"].sum()),
+        "no_touch": int(conversions[frame["fallback"].to_numpy()].sum()),
+        "with_answer": int(conversions[frame["answer"].to_numpy() >= 0].sum()),
+        "touches_read": paths.touches,
+        "answers_read": answers_read,
+    }
+
+
+def _tied_answers(session: Session, settings: Settings, period: Period, lookback: timedelta,
+                  types: list[str] | None) -> tuple[pd.DataFrame, int]:
+    """The answer tied to each of the period's conversions (rows per conversion and answer, never per touch)."""
+    conversions = load_conversions(session, period.start, period.end, types)
+    people = sa.select(Conversion.person_id).where(Conversion.ts >= period.start, Conversion.ts < period.end)
+    if types:
+        people = people.where(Conversion.type.in_(types))
+    found = load_answers(session, settings, period.start - lookback - TIE_WINDOW, period.end + TIE_WINDOW,
+                         people=people)
+    tied = tie_answers(conversions, found) if len(conversions) else conversions.assign(answer_channel=pd.NA)
+    return tied[["conversion_id", "answer_channel"]], len(found)
+
+
+def credits(session: Session, settings: Settings, params: ReportParams, models: list[Any], group: list[str], *,
+            period: Period | None = None, types: list[str] | None = None,
+            engine: str = "database") -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Credit the period's conversions with each model, grouped by the touch columns ``group``.
+
+    Returns the stacked credit tables (a leading ``model`` column) and the report's ``counts``.
+    ``engine`` says where journeys are built (:data:`ENGINES`); both give the same credits.
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}")
+    period = period or params.period
+    if types is None and params.conversion_type:
+        types = [params.conversion_type]
+    names = {m.name for m in models}
+    needs_answers = "self_reported" in names or params.self_report_as_first_touch
+    if engine == "memory":
+        inputs = load_inputs(session, settings, params, answers=needs_answers, period=period, types=types)
+        tables = [m.attribute(inputs.journeys, group).assign(model=m.name) for m in models]
+        counts = _memory_counts(inputs)
+    else:
+        lookback = timedelta(days=params.lookback_days)
+        answers, answers_read = _tied_answers(session, settings, period, lookback, types) if needs_answers \
+            else (None, 0)
+        window = {"start": period.start, "end": period.end, "lookback_days": params.lookback_days, "types": types,
+                  "dims": group, "since_previous_conversion": params.since_previous_conversion, "answers": answers}
+        paths = load_paths(session, settings, **window)
+        counts = _path_counts(paths, answers_read)
+        journeys = paths.journeys(self_report_as_first_touch=params.self_report_as_first_touch)
+        tables = []
+        for model in models:
+            if model.name == "time_decay":
+                sums, total = time_decay_sums(session, settings, half_life_days=params.half_life_days,
+                                              self_report_as_first_touch=params.self_report_as_first_touch, **window)
+                table = credit_sums(sums[[*group, "conversions", "value"]], group, total)
+            else:
+                table = model.attribute(journeys, group)
+            tables.append(table.assign(model=model.name))
+    table = pd.concat(tables, ignore_index=True)
+    return table[["model", *[c for c in table.columns if c != "model"]]], counts
+
+
+def _filtered(table: pd.DataFrame, by: list[str], filters: dict[str, str], conversions: float) -> pd.DataFrame:
+    """Keep the credit of the touches whose dimensions match ``filters``; sum it by ``by`` per model.
+
+    Shares stay relative to all the window's conversions.
+    """
+    for column, value in filters.items():
+        table = table[table[column].astype(str) == value]
+    if set(filters) <= set(by):
+        return table.reset_index(drop=True)
+    parts = [credit_sums(part[[*by, "conversions", "value"]], by, conversions).assign(model=name)
+             for name, part in table.groupby("model", sort=False)]
+    if not parts:
+        return table[["model", *by, "conversions", "value", "share"]].reset_index(drop=True)
+    out = pd.concat(parts, ignore_index=True)
+    return out[["model", *by, "conversions", "value", "share"]]
+
+
+def attribution_report(session: Session, settings: Settings, params: ReportParams, *,
+                       engine: str = "database") -> dict[str, Any]:
     """Credit the window's conversions with each of ``params.models``, by ``params.by``.
 
     ``counts.no_touch`` is the number of conversions without an eligible touch (journey [Direct]);
-    with the self_reported model, ``counts.self_reported_fell_back`` is how many conversions had no
-    tied answer and were credited by its fallback (last_touch). Filters keep the credited rows whose
-    dimension matches; shares stay relative to all the window's conversions.
+    ``counts.touches_read`` the touches in their journeys; with the self_reported model,
+    ``counts.self_reported_fell_back`` is how many conversions had no tied answer and were credited
+    by its fallback (last_touch). Filters keep the credit of the touches whose dimension matches
+    (for example by=channel&campaign=spring: each channel's credit from touches of that campaign);
+    shares stay relative to all the window's conversions. ``engine``: see :data:`ENGINES`.
     """
-    needs_answers = "self_reported" in params.models or params.self_report_as_first_touch
-    inputs = load_inputs(session, settings, params, answers=needs_answers)
     by = [BY_COLUMNS[b] for b in params.by]
+    filters = {BY_COLUMNS[name]: value for name, value in params.filters.items()}
+    group = list(dict.fromkeys([*by, *filters]))
     models = [_model(name, params) for name in params.models]
-    table = compare(inputs.journeys, models, by=by)
-    report = _common(settings, params, inputs)
+    table, counts = credits(session, settings, params, models, group, engine=engine)
+    report = _common(settings, params, counts)
     if "self_reported" in params.models:
         with_answer = report["counts"]["with_answer"]
         report["counts"]["self_reported_fell_back"] = report["counts"]["conversions"] - with_answer
         report["counts"]["self_reported_fallback_model"] = "last_touch"
-    for name, value in params.filters.items():
-        column = BY_COLUMNS[name]
-        if column not in table:
-            table = table.merge(_dimension_of(inputs.journeys, by, column), on=by, how="left")
-        table = table[table[column].astype(str) == value]
-    report["rows"] = _records(table)
+    report["rows"] = _records(_filtered(table, by, filters, counts["conversions"]))
     report["columns"] = ["model", *params.by, "conversions", "value", "share"]
     _note_retention(report, session, settings, params.period.start - timedelta(days=params.lookback_days))
     return report
 
 
-def _dimension_of(journeys: pd.DataFrame, by: list[str], column: str) -> pd.DataFrame:
-    """The ``column`` value of each ``by`` group (for filtering a table grouped by other columns)."""
-    return journeys[[*by, column]].drop_duplicates(by)
+def paths_report(session: Session, settings: Settings, params: ReportParams) -> dict[str, Any]:
+    """The distinct paths of the window's journeys by ``params.by``, with ChannelAttribution's columns.
+
+    Rows: ``path`` (touches' ``by`` values, several joined by `` / ``, touches by `` > ``),
+    ``total_conversions``, ``total_conversion_value`` and ``total_null`` (non-converting journeys,
+    ATTRIBUTION.md). With ``self_report_as_first_touch`` the tied answer's channel leads each
+    converting path. Sorted by path.
+    """
+    by = [BY_COLUMNS[b] for b in params.by]
+    types = [params.conversion_type] if params.conversion_type else None
+    lookback = timedelta(days=params.lookback_days)
+    answers, answers_read = _tied_answers(session, settings, params.period, lookback, types) \
+        if params.self_report_as_first_touch else (None, 0)
+    paths = load_paths(session, settings, start=params.period.start, end=params.period.end,
+                       lookback_days=params.lookback_days, types=types, dims=by,
+                       since_previous_conversion=params.since_previous_conversion, answers=answers,
+                       non_converting=True)
+    journeys = paths.journeys(self_report_as_first_touch=params.self_report_as_first_touch)
+    starts = np.flatnonzero(journeys["position"].to_numpy() == 0)
+    sizes = journeys["n_touches"].to_numpy()[starts]
+    element_of = journeys["element"].to_numpy()
+    converting = pd.DataFrame({
+        "path": path_strings([element_of[s:s + n] for s, n in zip(starts, sizes, strict=True)], paths.elements, by),
+        "total_conversions": journeys["n_conversions"].to_numpy()[starts],
+        "total_conversion_value": journeys["value"].to_numpy()[starts]}) if len(starts) else \
+        pd.DataFrame(columns=["path", "total_conversions", "total_conversion_value"])
+    nulls = paths.non_converting
+    null_frame = pd.DataFrame({"path": path_strings(list(nulls["path"]), paths.elements, by),
+                               "total_null": nulls["null"].to_numpy(dtype=float)})
+    table = converting.groupby("path")[["total_conversions", "total_conversion_value"]].sum().join(
+        null_frame.groupby("path")[["total_null"]].sum(), how="outer").fillna(0.0).sort_index().reset_index()
+    for column in ("total_conversions", "total_null"):
+        table[column] = table[column].astype(np.int64)
+    report = _common(settings, params, _path_counts(paths, answers_read))
+    report["counts"]["non_converting"] = int(nulls["null"].sum())
+    report["counts"]["paths"] = len(table)
+    report["rows"] = table.astype(object).where(table.notna(), None).to_dict("records")
+    report["columns"] = list(PATH_COLUMNS)
+    report["csv_delimiter"] = ";"
+    _note_retention(report, session, settings, params.period.start - timedelta(days=params.lookback_days))
+    return report
 
 
 def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
@@ -166,11 +298,23 @@ def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
     return renamed.to_dict("records")
 
 
-def dark_funnel_report(session: Session, settings: Settings, params: ReportParams) -> dict[str, Any]:
+def dark_funnel_report(session: Session, settings: Settings, params: ReportParams, *,
+                       engine: str = "database") -> dict[str, Any]:
     """What people say versus what tracking saw, for the window's conversions (ATTRIBUTION.md)."""
-    inputs = load_inputs(session, settings, params, answers=True)
-    gap = dark_funnel(inputs.journeys)
-    report = _common(settings, params, inputs)
+    if engine == "memory":
+        inputs = load_inputs(session, settings, params, answers=True)
+        journeys, counts = inputs.journeys, _memory_counts(inputs)
+    else:
+        types = [params.conversion_type] if params.conversion_type else None
+        answers, answers_read = _tied_answers(session, settings, params.period,
+                                              timedelta(days=params.lookback_days), types)
+        paths = load_paths(session, settings, start=params.period.start, end=params.period.end,
+                           lookback_days=params.lookback_days, types=types, dims=["channel"],
+                           since_previous_conversion=params.since_previous_conversion, answers=answers)
+        journeys = paths.journeys(self_report_as_first_touch=params.self_report_as_first_touch)
+        counts = _path_counts(paths, answers_read)
+    gap = dark_funnel(journeys)
+    report = _common(settings, params, counts)
     report.update(gap.as_dict())
     report["csv"] = "by_channel"
     report["columns"] = ["self_reported_channel", "answered", "dark", "dark_share"]
@@ -178,7 +322,8 @@ def dark_funnel_report(session: Session, settings: Settings, params: ReportParam
     return report
 
 
-def funnel_report(session: Session, settings: Settings, params: ReportParams) -> dict[str, Any]:
+def funnel_report(session: Session, settings: Settings, params: ReportParams, *,
+                  engine: str = "database") -> dict[str, Any]:
     """Funnel stages, rates, drop-off, cycle time, sale value, costs and ROAS (ATTRIBUTION.md "Funnel metrics").
 
     Entry is the people with a touch in the period; the stages are the configured ``funnel`` types,
@@ -201,7 +346,7 @@ def funnel_report(session: Session, settings: Settings, params: ReportParams) ->
         "currency": settings.reporting_currency,
         "taxonomy": settings.taxonomy.as_dict(),
         "stages": ["entry", *settings.funnel],
-        "periods": [_funnel_period(session, settings, params, label, period) for label, period in periods],
+        "periods": [_funnel_period(session, settings, params, label, period, engine) for label, period in periods],
     }
     report["rows"] = [{"period": p["label"], **row} for p in report["periods"] for row in p["stages"]]
     report["columns"] = ["period", *(["segment"] if params.segment else []), "stage", "people", "rate", "drop_off",
@@ -219,7 +364,7 @@ def _note_retention(report: dict[str, Any], session: Session, settings: Settings
 
 
 def _funnel_period(session: Session, settings: Settings, params: ReportParams, label: str,
-                   period: Period) -> dict[str, Any]:
+                   period: Period, engine: str) -> dict[str, Any]:
     funnel = list(settings.funnel)
     last_instant = period.end - timedelta(microseconds=1)
     touches = load_touchpoints(session, settings, period.start, last_instant)
@@ -245,13 +390,12 @@ def _funnel_period(session: Session, settings: Settings, params: ReportParams, l
     costs, unpriced = load_costs(session, settings, period.first, period.last)
     costs = costs.assign(channel=costs["channel"].fillna(UNASSIGNED))
     model = _model(params.models[0], params)
-    needs_answers = params.models[0] == "self_reported" or params.self_report_as_first_touch
-    credits = {}
+    stage_credits = {}
     for stage in (funnel[0], funnel[-1]):
-        inputs = load_inputs(session, settings, params, answers=needs_answers, period=period, types=[stage])
-        credits[stage] = model.attribute(inputs.journeys, BY_COLUMNS[by]) if len(inputs.conversions) else \
-            pd.DataFrame({BY_COLUMNS[by]: [], "conversions": [], "value": []})
-    table = cost_metrics(credits[funnel[0]], credits[funnel[-1]], costs[[by, "amount"]], by)
+        table, _ = credits(session, settings, params, [model], [BY_COLUMNS[by]], period=period, types=[stage],
+                           engine=engine)
+        stage_credits[stage] = table.drop(columns=["model", "share"])
+    table = cost_metrics(stage_credits[funnel[0]], stage_credits[funnel[-1]], costs[[by, "amount"]], by)
     overall = stages[stages["stage"] == funnel[-1]]["overall"] if params.segment is None else None
 
     return {

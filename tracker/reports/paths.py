@@ -1,0 +1,534 @@
+"""Reports pushed down into the database: journeys become distinct paths before they reach Python.
+
+What runs where (README "Reports at scale"):
+
+1. **Dimension values** (Python, small). The channel of a touch is derived from its raw values and
+   the taxonomy in force, so it is not stored. The database lists the distinct raw keys of the
+   window's touches (clicks: source, medium, link; landing visits: source, medium, campaign,
+   referrer host, site; offline touches: source, kind, explicit channel, campaign); Python derives
+   each key's dimension values with the same functions the in-memory loading uses
+   (:mod:`tracker.reports.loading`), names missing values (:func:`attribution.labels.name_missing`)
+   and numbers the distinct tuples of the dimensions the report needs: the *elements*. That list
+   grows with distinct UTM values, links and referrers, not with touches.
+2. **Journeys and paths** (database). One statement filters the conversions (window, type), joins
+   each one to its person's non-bot touches within the lookback (and after the previous conversion
+   of the type, with ``since_previous_conversion``), maps every touch to its element through the
+   keys sent as one JSON parameter, orders each journey by ``(ts, touchpoint_id)`` and aggregates to
+   distinct paths: the element ids joined by spaces, with the number of conversions and their total
+   value (and, when answers are tied, per tied answer). Non-converting journeys (ATTRIBUTION.md) are
+   aggregated the same way.
+3. **Models** (Python, on distinct paths). The rule-based models of :mod:`attribution` run on the
+   paths with their counts (``n_conversions``), which is exact: every conversion of a path gets
+   the same weights. Time decay needs each touch's age, which a path does not keep: its weights
+   are computed in the database (``2^-(age - youngest) / H`` normalised per journey, window
+   functions) and only the per-element sums cross into Python.
+
+Self-reported answers are tied to conversions in Python (:func:`attribution.selfreports.tie_answers`
+on the window's conversions and answers: rows per conversion and answer, never per touch) and
+sent back to the database as one JSON parameter (conversion id -> answer element).
+
+Exactness: positions, lookback bounds and ages are computed on the stored timestamps to the
+microsecond (SQLite keeps them as ``YYYY-MM-DD HH:MM:SS.ffffff`` text: the lookback shifts the date
+part and keeps the fraction; PostgreSQL subtracts intervals), ties are broken by the touchpoint id
+in byte order (``COLLATE "C"`` on PostgreSQL), so the paths are the in-memory journeys' paths.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from attribution.channels import DIRECT, assign_channels
+from attribution.darkfunnel import SELF_REPORT_KIND
+from attribution.labels import name_missing
+from tracker.config import Settings
+from tracker.db import UTCDateTime
+from tracker.links.models import Campaign
+from tracker.reports.loading import fetch_frame, links_frame, offline_channels, visit_channels
+
+__all__ = ["ELEMENT_DIMENSIONS", "Paths", "load_paths", "path_strings", "time_decay_sums"]
+
+# Every dimension an element can carry (the touch columns reports group by).
+ELEMENT_DIMENSIONS = ("channel", "source", "medium", "campaign", "link_code", "kind")
+NO_KEY = "\x1f"  # a missing text key in the JSON key lists (NULL does not join); PostgreSQL text cannot hold NUL
+UNMAPPED = -1  # a touch whose key the element list lacked (written meanwhile): the paths are read again
+MAX_TRIES = 3
+
+
+@dataclass(frozen=True)
+class Paths:
+    """The distinct paths of a report's journeys, as the database aggregated them.
+
+    Attributes
+    ----------
+    elements
+        One row per element id (0..n-1): the dimension values it stands for (categoricals).
+    converting
+        ``path`` (an int64 array of element ids per row; a conversion without a touch has the
+        ``[Direct]`` path of :attr:`direct`), ``answer`` (the tied answer's element id, -1 for none),
+        ``fallback`` (True for the ``[Direct]`` journeys of conversions without a touch),
+        ``conversions`` and ``value``.
+    non_converting
+        ``path`` and ``null`` (journeys ending in ``(null)``), or None when not asked for.
+    direct
+        The element id of the ``[Direct]`` journey's one touch.
+    touches
+        How many touches the converting journeys hold (each conversion's touches counted).
+    """
+
+    elements: pd.DataFrame
+    converting: pd.DataFrame
+    non_converting: pd.DataFrame | None
+    direct: int
+    touches: int
+
+    def journeys(self, *, self_report_as_first_touch: bool = False) -> pd.DataFrame:
+        """Return the converting paths in the long journey layout of :mod:`attribution`, weighed by counts.
+
+        One journey per (path, answer) with ``n_conversions`` and ``value`` (their total), the
+        element's dimension columns, ``answer_channel``, ``is_fallback`` and ``element`` (its id). With
+        ``self_report_as_first_touch`` the answer's element leads its path (and replaces a
+        ``[Direct]`` fallback), as :func:`attribution.self_report_as_first_touch` does.
+        """
+        frame = self.converting
+        paths = list(frame["path"])
+        if self_report_as_first_touch:
+            answer = frame["answer"].to_numpy()
+            fallback = frame["fallback"].to_numpy()
+            paths = [np.array([a], dtype=np.int64) if a >= 0 and f else
+                     np.concatenate([[a], p]).astype(np.int64) if a >= 0 else p
+                     for p, a, f in zip(paths, answer, fallback, strict=True)]
+            fallback = fallback & (answer < 0)
+        else:
+            fallback = frame["fallback"].to_numpy()
+        sizes = np.fromiter((len(p) for p in paths), dtype=np.int64, count=len(paths))
+        ids = np.concatenate(paths) if paths else np.zeros(0, dtype=np.int64)
+        journey = np.repeat(np.arange(len(paths)), sizes)
+        position = np.arange(len(ids)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        answers = self.elements["channel"].astype(object).to_numpy()
+        said = np.where(frame["answer"].to_numpy() >= 0, answers[np.maximum(frame["answer"].to_numpy(), 0)], None) \
+            if len(frame) else np.zeros(0, dtype=object)
+        out = pd.DataFrame({
+            "conversion_id": journey, "position": position, "n_touches": np.repeat(sizes, sizes),
+            "value": np.repeat(frame["value"].to_numpy(dtype=float), sizes),
+            "n_conversions": np.repeat(frame["conversions"].to_numpy(dtype=float), sizes),
+            "answer_channel": pd.array(np.repeat(said, sizes), dtype=object),
+            "is_fallback": np.repeat(fallback, sizes), "element": ids,
+        })
+        for name in self.elements.columns:
+            column = self.elements[name]
+            out[name] = pd.Categorical.from_codes(column.cat.codes.to_numpy()[ids], categories=column.cat.categories)
+        return out
+
+
+def path_strings(paths: Sequence[np.ndarray], elements: pd.DataFrame, by: Sequence[str],
+                 separator: str = " > ", joiner: str = " / ") -> list[str]:
+    """Write paths as text: each element's ``by`` values joined by ``joiner``, elements by ``separator``."""
+    labels = elements[list(by)].astype(str).agg(joiner.join, axis=1).to_numpy(dtype=object) if len(elements) \
+        else np.zeros(0, dtype=object)
+    return [separator.join(labels[p]) for p in paths]
+
+
+# ---- the SQL of each dialect -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Dialect:
+    name: str
+
+    @property
+    def postgres(self) -> bool:
+        return self.name == "postgresql"
+
+    def lower_bound(self, ts: str, days: int) -> str:
+        """``ts - days`` to the microsecond."""
+        if self.postgres:
+            return f"({ts} - INTERVAL '{int(days)} days')"
+        # datetime() drops the fraction of a second; a shift by whole days keeps it unchanged.
+        return f"(datetime({ts}, '-{int(days)} days') || substr({ts}, 20))"
+
+    def age_seconds(self, later: str, earlier: str) -> str:
+        if self.postgres:
+            return f"CAST(EXTRACT(EPOCH FROM ({later} - {earlier})) AS double precision)"
+        return (f"((unixepoch({later}) - unixepoch({earlier})) + "
+                f"(CAST(substr({later}, 20) AS REAL) - CAST(substr({earlier}, 20) AS REAL)))")
+
+    def site(self, page: str) -> str:
+        if self.postgres:
+            return f"split_part({page}, '/', 1)"
+        return f"CASE WHEN instr({page}, '/') > 0 THEN substr({page}, 1, instr({page}, '/') - 1) ELSE {page} END"
+
+    def keys(self, param: str, columns: Sequence[tuple[str, str]]) -> str:
+        """A relation of the rows of the JSON array parameter ``param`` (objects with ``columns``)."""
+        if self.postgres:
+            spec = ", ".join(f"{name} {'bigint' if kind == 'int' else 'text'}" for name, kind in columns)
+            return f"SELECT * FROM jsonb_to_recordset(CAST(:{param} AS jsonb)) AS m({spec})"
+        picks = ", ".join(f"json_extract(value, '$.{name}') AS {name}" for name, _ in columns)
+        return f"SELECT {picks} FROM json_each(:{param})"
+
+    def tpid(self, prefix: str, column: str) -> str:
+        return f"('{prefix}' || CAST({column} AS TEXT))" if not self.postgres else f"('{prefix}' || {column}::text)"
+
+    @property
+    def order(self) -> str:
+        return 'ts, tpid COLLATE "C"' if self.postgres else "ts, tpid"
+
+    def paths(self, rows: str, key: str) -> str:
+        """Per ``key`` of ``rows`` (ts, tpid, e): the element ids in journey order, joined by spaces, and their number."""
+        if self.postgres:
+            return (f"SELECT {key}, string_agg(CAST(e AS text), ' ' ORDER BY {self.order}) AS path, count(*) AS n "
+                    f"FROM {rows} GROUP BY {key}")
+        # A window function's ORDER BY fixes the order of group_concat (a plain GROUP BY would not).
+        return (f"SELECT {key}, path, n FROM (SELECT {key}, group_concat(e, ' ') OVER w AS path, count(*) OVER w AS n, "
+                f"row_number() OVER w AS rn FROM {rows} WINDOW w AS (PARTITION BY {key} ORDER BY {self.order} "
+                f"ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)) AS ordered WHERE rn = 1")
+
+    @property
+    def real(self) -> str:
+        return "double precision" if self.postgres else "REAL"
+
+
+CLICK_KEYS = (("a", "text"), ("b", "text"), ("c", "int"), ("e", "int"))
+VISIT_KEYS = (("a", "text"), ("b", "text"), ("c", "text"), ("d", "text"), ("f", "text"), ("e", "int"))
+OFFLINE_KEYS = (("a", "text"), ("b", "text"), ("c", "text"), ("d", "int"), ("e", "int"))
+ANSWER_KEYS = (("cid", "int"), ("e", "int"))
+
+
+def _touch_branches(d: _Dialect, owner: str, extra: str) -> list[str]:
+    """The three touch tables as selects of (``owner`` join columns..., ts, tpid, e), each mapped to its element.
+
+    ``owner`` is the FROM/JOIN text that each branch starts with, with ``{t}`` for the touch table's
+    alias; ``extra`` is the WHERE text added to every branch.
+    """
+    site = d.site("t.page")
+    z = ":z"
+    clicks = (f"SELECT {{cols}}, t.ts AS ts, {d.tpid('c:', 't.tid')} AS tpid, COALESCE(m.e, {UNMAPPED}) AS e{{age}} "
+              f"{owner.format(table='clicks')} LEFT JOIN cmap m ON m.a = COALESCE(t.utm_source, {z}) "
+              f"AND m.b = COALESCE(t.utm_medium, {z}) AND m.c = t.link_id "
+              f"WHERE NOT t.is_bot AND t.person_id IS NOT NULL{extra}")
+    visits = (f"SELECT {{cols}}, t.ts AS ts, {d.tpid('v:', 't.id')} AS tpid, COALESCE(m.e, {UNMAPPED}) AS e{{age}} "
+              f"{owner.format(table='landing_visits')} LEFT JOIN vmap m ON m.a = COALESCE(t.utm_source, {z}) "
+              f"AND m.b = COALESCE(t.utm_medium, {z}) AND m.c = COALESCE(t.utm_campaign, {z}) "
+              f"AND m.d = COALESCE(t.referrer_host, {z}) AND m.f = COALESCE({site}, {z}) "
+              f"WHERE t.is_touch AND NOT t.is_bot{extra}")
+    offline = (f"SELECT {{cols}}, t.ts AS ts, {d.tpid('o:', 't.id')} AS tpid, COALESCE(m.e, {UNMAPPED}) AS e{{age}} "
+               f"{owner.format(table='offline_touches')} LEFT JOIN omap m ON m.a = COALESCE(t.utm_source, {z}) "
+               f"AND m.b = t.kind AND m.c = COALESCE(t.channel, {z}) AND m.d = COALESCE(t.campaign_id, -1) "
+               f"WHERE 1 = 1{extra}")
+    return [clicks, visits, offline]
+
+
+def _maps(d: _Dialect) -> str:
+    return (f"cmap AS ({d.keys('cmap', CLICK_KEYS)}), vmap AS ({d.keys('vmap', VISIT_KEYS)}), "
+            f"omap AS ({d.keys('omap', OFFLINE_KEYS)})")
+
+
+def _conversions_sql(d: _Dialect, *, types: bool, since_previous: bool, lookback_days: int) -> str:
+    """CTEs ``conv_all`` and ``conv`` (id, person_id, ts, value, lo, prev) of the report's conversions."""
+    type_filter = " AND type IN :types" if types else ""
+    prev = ", LAG(ts) OVER (PARTITION BY person_id, type ORDER BY ts, id) AS prev" if since_previous else \
+        ", CAST(NULL AS TIMESTAMP) AS prev" if d.postgres else ", NULL AS prev"
+    return (f"conv_all AS (SELECT id, person_id, ts, value{prev} FROM conversions "
+            f"WHERE ts >= :clo AND ts < :end{type_filter}), "
+            f"conv AS (SELECT id, person_id, ts, value, prev, {d.lower_bound('ts', lookback_days)} AS lo "
+            f"FROM conv_all WHERE ts >= :start)")
+
+
+def _journey_rows_sql(d: _Dialect, *, age: bool) -> str:
+    """CTE ``j`` (cid, ts, tpid, e[, age]): every conversion's eligible touches."""
+    owner = ("FROM conv c JOIN {table} t ON t.person_id = c.person_id AND t.ts >= c.lo AND t.ts <= c.ts "
+             "AND (c.prev IS NULL OR t.ts > c.prev)")
+    age_column = f", {d.age_seconds('c.ts', 't.ts')} AS age" if age else ""
+    branches = [b.replace("{cols}", "c.id AS cid").replace("{age}", age_column)
+                for b in _touch_branches(d, owner, "")]
+    return "j AS (" + " UNION ALL ".join(branches) + ")"
+
+
+def _key_sql(d: _Dialect, *, people: bool, types: bool) -> list[str]:
+    """The distinct raw keys of each touch table in [:klo, :end] (of the conversions' people when ``people``)."""
+    type_filter = " AND type IN :types" if types else ""
+    who = (f" AND t.person_id IN (SELECT person_id FROM conversions WHERE ts >= :start AND ts < :end{type_filter})"
+           if people else "")
+    window = f" AND t.ts >= :klo AND t.ts <= :end{who}"
+    return [
+        f"SELECT DISTINCT t.utm_source, t.utm_medium, t.link_id FROM clicks t "
+        f"WHERE NOT t.is_bot AND t.person_id IS NOT NULL{window}",
+        f"SELECT DISTINCT t.utm_source, t.utm_medium, t.utm_campaign, t.referrer_host, {d.site('t.page')} AS site "
+        f"FROM landing_visits t WHERE t.is_touch AND NOT t.is_bot{window}",
+        f"SELECT DISTINCT t.utm_source, t.kind, t.channel, t.campaign_id FROM offline_touches t WHERE 1 = 1{window}",
+    ]
+
+
+# ---- elements ----------------------------------------------------------------------------------
+
+@dataclass
+class _Elements:
+    """The element list and the key lists that map each touch table's raw keys onto it."""
+
+    dims: tuple[str, ...]
+    frame: pd.DataFrame
+    index: dict[tuple[Any, ...], int]
+    keys: dict[str, list[dict[str, Any]]]
+
+    def element(self, values: dict[str, Any]) -> int:
+        """The id of the element with these dimension values (added when new)."""
+        named = name_missing(pd.DataFrame([{d: values.get(d) for d in ELEMENT_DIMENSIONS}]))
+        key = tuple(named.iloc[0][list(self.dims)])
+        if key not in self.index:
+            self.index[key] = len(self.index)
+            self.frame = pd.concat([self.frame, pd.DataFrame([dict(zip(self.dims, key, strict=True))])],
+                                   ignore_index=True)
+        return self.index[key]
+
+    def categorical(self) -> pd.DataFrame:
+        return pd.DataFrame({d: pd.Categorical(self.frame[d].astype(object)) for d in self.dims})
+
+
+def _text(value: Any) -> str:
+    return NO_KEY if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+
+
+def _number(value: Any) -> int:
+    return -1 if value is None or pd.isna(value) else int(value)
+
+
+def _elements(session: Session, settings: Settings, d: _Dialect, dims: tuple[str, ...],
+              params: dict[str, Any], *, people: bool, types: bool) -> _Elements:
+    """Read the distinct raw keys of the window's touches and number the dimension tuples they give."""
+    taxonomy = settings.taxonomy.as_dict()
+    clicks_sql, visits_sql, offline_sql = _key_sql(d, people=people, types=types)
+
+    def read(sql: str, columns: Sequence[str]) -> pd.DataFrame:
+        return fetch_frame(session, _bound(sql, params), columns, times=())
+
+    clicks = read(clicks_sql, ("source", "medium", "link_id"))
+    links = links_frame(session)
+    at = pd.Index(links["id"]).get_indexer(clicks["link_id"])
+    found = at >= 0
+    clicks_dims = pd.DataFrame({
+        "channel": assign_channels(clicks, taxonomy, source="source", medium="medium").to_numpy(),
+        "source": clicks["source"].to_numpy(dtype=object), "medium": clicks["medium"].to_numpy(dtype=object),
+        "campaign": np.where(found, links["campaign"].astype(object).to_numpy()[np.maximum(at, 0)], None),
+        "link_code": np.where(found, links["link_code"].astype(object).to_numpy()[np.maximum(at, 0)], None),
+        "kind": np.where(found, links["kind"].astype(object).to_numpy()[np.maximum(at, 0)], None),
+    })
+
+    visits = read(visits_sql, ("source", "medium", "campaign", "referrer_host", "site"))
+    visits_dims = pd.DataFrame({
+        "channel": visit_channels(visits, settings),
+        "source": visits["source"].to_numpy(dtype=object), "medium": visits["medium"].to_numpy(dtype=object),
+        "campaign": visits["campaign"].to_numpy(dtype=object), "link_code": None, "kind": "landing",
+    }, index=visits.index)
+
+    offline = read(offline_sql, ("source", "kind", "given_channel", "campaign_id"))
+    slugs = dict(session.execute(sa.select(Campaign.id, Campaign.slug)).all())
+    offline_dims = pd.DataFrame({
+        "channel": offline_channels(offline, taxonomy),
+        "source": offline["source"].to_numpy(dtype=object),
+        "medium": offline["kind"].where(offline["kind"] != "other").to_numpy(dtype=object),
+        "campaign": [slugs.get(c) if c is not None and not pd.isna(c) else None for c in offline["campaign_id"]],
+        "link_code": None, "kind": offline["kind"].to_numpy(dtype=object),
+    }, index=offline.index)
+
+    every = name_missing(pd.concat([clicks_dims, visits_dims, offline_dims], ignore_index=True))
+    tuples = list(every[list(dims)].astype(object).itertuples(index=False, name=None))
+    codes, uniques = pd.factorize(pd.Series(tuples, dtype=object)) if tuples else (np.zeros(0, dtype=np.int64), [])
+    index = {tuple(u): i for i, u in enumerate(uniques)}
+    frame = pd.DataFrame(list(index), columns=list(dims)) if index else pd.DataFrame(columns=list(dims))
+    n_clicks, n_visits = len(clicks), len(visits)
+    keys = {
+        "cmap": [{"a": _text(s), "b": _text(m), "c": _number(k), "e": int(e)} for s, m, k, e in zip(
+            clicks["source"], clicks["medium"], clicks["link_id"], codes[:n_clicks], strict=True)],
+        "vmap": [{"a": _text(s), "b": _text(m), "c": _text(c), "d": _text(h), "f": _text(f), "e": int(e)}
+                 for s, m, c, h, f, e in zip(visits["source"], visits["medium"], visits["campaign"],
+                                             visits["referrer_host"], visits["site"],
+                                             codes[n_clicks:n_clicks + n_visits], strict=True)],
+        "omap": [{"a": _text(s), "b": _text(k), "c": _text(c), "d": _number(i), "e": int(e)}
+                 for s, k, c, i, e in zip(offline["source"], offline["kind"], offline["given_channel"],
+                                          offline["campaign_id"], codes[n_clicks + n_visits:], strict=True)],
+    }
+    return _Elements(dims, frame, index, keys)
+
+
+def _bound(sql: str, params: dict[str, Any]) -> sa.TextClause:
+    """``sql`` with its parameters bound: times as the service stores them, ``types`` as an expanding list."""
+    clause = sa.text(sql)
+    binds = []
+    for name, value in params.items():
+        if f":{name}" not in sql:
+            continue
+        if isinstance(value, datetime):
+            binds.append(sa.bindparam(name, value, type_=UTCDateTime()))
+        elif name == "types":
+            binds.append(sa.bindparam(name, list(value), expanding=True))
+        else:
+            binds.append(sa.bindparam(name, value))
+    return clause.bindparams(*binds)
+
+
+def _decode(texts: Sequence[str]) -> list[np.ndarray]:
+    """Element-id arrays from the database's space-separated paths ('' for none)."""
+    lengths = np.fromiter((0 if not t else t.count(" ") + 1 for t in texts), dtype=np.int64, count=len(texts))
+    joined = " ".join(t for t in texts if t)
+    ids = np.array(joined.split(), dtype=np.int64) if joined else np.zeros(0, dtype=np.int64)
+    return np.split(ids, np.cumsum(lengths)[:-1]) if len(texts) else []
+
+
+# ---- the queries -------------------------------------------------------------------------------
+
+def load_paths(session: Session, settings: Settings, *, start: datetime, end: datetime, lookback_days: int,
+               types: Sequence[str] | None, dims: Sequence[str], since_previous_conversion: bool = False,
+               answers: pd.DataFrame | None = None, non_converting: bool = False) -> Paths:
+    """Aggregate the journeys of the conversions with ``start <= ts < end`` to distinct paths in the database.
+
+    Parameters
+    ----------
+    start, end
+        The report's UTC bounds (``end`` exclusive).
+    lookback_days
+        How far before each conversion its touches may be.
+    types
+        Conversion types (None: every type).
+    dims
+        The dimensions each path element carries (``by`` and any filter columns; ``channel`` is
+        always added, for last_non_direct and the dark funnel).
+    since_previous_conversion
+        Journeys start after the person's previous conversion of the same type.
+    answers
+        Tied answers: ``conversion_id`` and ``answer_channel`` (rows without one are left out); paths
+        are then counted per (path, answer).
+    non_converting
+        Also aggregate the non-converting journeys (ATTRIBUTION.md): each person's touches in the
+        period after their last conversion of the types there, no earlier than the lookback before
+        the period's end.
+    """
+    d = _Dialect(session.connection().dialect.name)
+    dims = tuple(dict.fromkeys(["channel", *dims]))
+    lookback = timedelta(days=lookback_days)
+    params: dict[str, Any] = {"start": start, "end": end, "clo": start - lookback, "z": NO_KEY,
+                              "klo": start - lookback, "nlo": max(start, end - lookback)}
+    if types:
+        params["types"] = list(types)
+    for _ in range(MAX_TRIES):
+        elements = _elements(session, settings, d, dims, params, people=not non_converting, types=bool(types))
+        direct = elements.element({"channel": DIRECT})
+        tie = []
+        if answers is not None and len(answers):
+            said = answers.dropna(subset=["answer_channel"])
+            tie = [{"cid": int(c), "e": elements.element({"channel": a, "kind": SELF_REPORT_KIND})}
+                   for c, a in zip(said["conversion_id"], said["answer_channel"], strict=True)]
+        params.update({name: json.dumps(rows) for name, rows in elements.keys.items()})
+        params["tie"] = json.dumps(tie)
+        converting = _converting(session, d, params, lookback_days, types, since_previous_conversion,
+                                 answers is not None, direct)
+        nulls = _non_converting(session, d, params, types) if non_converting else None
+        stale = any((p == UNMAPPED).any() for p in converting["path"]) or \
+            (nulls is not None and any((p == UNMAPPED).any() for p in nulls["path"]))
+        if not stale:
+            touches = int((converting["touches"]).sum())
+            return Paths(elements.categorical(), converting.drop(columns="touches"), nulls, direct, touches)
+    raise RuntimeError("touches with new channel keys kept arriving while the report read them; try again")
+
+
+def _converting(session: Session, d: _Dialect, params: dict[str, Any], lookback_days: int,
+                types: Sequence[str] | None, since_previous: bool, answered: bool, direct: int) -> pd.DataFrame:
+    answer = "COALESCE(a.e, -1)" if answered else "-1"
+    join_answer = f" LEFT JOIN ({d.keys('tie', ANSWER_KEYS)}) AS a ON a.cid = c.id" if answered else ""
+    sql = (f"WITH {_conversions_sql(d, types=bool(types), since_previous=since_previous, lookback_days=lookback_days)}, "
+           f"{_maps(d)}, {_journey_rows_sql(d, age=False)}, p AS ({d.paths('j', 'cid')}) "
+           f"SELECT COALESCE(p.path, '') AS path, {answer} AS answer, count(*) AS conversions, "
+           f"CAST(sum(c.value) AS {d.real}) AS value, sum(COALESCE(p.n, 0)) AS touches "
+           f"FROM conv c LEFT JOIN p ON p.cid = c.id{join_answer} GROUP BY 1, 2")
+    frame = fetch_frame(session, _bound(sql, params), ("path", "answer", "conversions", "value", "touches"), times=())
+    fallback = (frame["path"] == "").to_numpy()
+    paths = _decode(list(frame["path"]))
+    paths = [np.array([direct], dtype=np.int64) if f else p for p, f in zip(paths, fallback, strict=True)]
+    return pd.DataFrame({"path": pd.Series(paths, dtype=object), "answer": frame["answer"].astype(np.int64),
+                         "fallback": fallback, "conversions": frame["conversions"].astype(np.int64),
+                         "value": frame["value"].astype(float).fillna(0.0), "touches": frame["touches"].astype(np.int64)})
+
+
+def _non_converting(session: Session, d: _Dialect, params: dict[str, Any], types: Sequence[str] | None) -> pd.DataFrame:
+    type_filter = " AND type IN :types" if types else ""
+    owner = "FROM {table} t LEFT JOIN lastconv l ON l.person_id = t.person_id"
+    extra = " AND t.ts >= :nlo AND t.ts < :end AND (l.last IS NULL OR t.ts > l.last)"
+    branches = [b.replace("{cols}", "t.person_id AS pid").replace("{age}", "")
+                for b in _touch_branches(d, owner, extra)]
+    branches[2] = branches[2].replace("WHERE 1 = 1", "WHERE t.person_id IS NOT NULL")
+    sql = (f"WITH lastconv AS (SELECT person_id, max(ts) AS last FROM conversions WHERE ts >= :start AND ts < :end"
+           f"{type_filter} GROUP BY person_id), {_maps(d)}, nj AS ({' UNION ALL '.join(branches)}), "
+           f"p AS ({d.paths('nj', 'pid')}) SELECT path, count(*) AS null FROM p GROUP BY path")
+    frame = fetch_frame(session, _bound(sql, params), ("path", "null"), times=())
+    return pd.DataFrame({"path": pd.Series(_decode(list(frame["path"])), dtype=object),
+                         "null": frame["null"].astype(np.int64)})
+
+
+def time_decay_sums(session: Session, settings: Settings, *, start: datetime, end: datetime, lookback_days: int,
+                    types: Sequence[str] | None, dims: Sequence[str], half_life_days: float,
+                    since_previous_conversion: bool = False, answers: pd.DataFrame | None = None,
+                    self_report_as_first_touch: bool = False) -> tuple[pd.DataFrame, int]:
+    """Time-decay credits per element, computed in the database; returns (elements with credits, conversions).
+
+    Each touch's weight is ``2^-((age - youngest) / H)`` over the sum of its journey's, ``age`` the
+    time before the conversion in seconds (exact to the microsecond) and ``youngest`` the journey's
+    smallest age (the same normalised weights as ``2^-(age / H)``, without underflow). With
+    ``self_report_as_first_touch``, a tied answer's element joins the journey with the age of its
+    oldest touch (the first one). A conversion without a touch credits 1 to ``[Direct]`` (or to its
+    answer, with that option).
+    """
+    d = _Dialect(session.connection().dialect.name)
+    dims = tuple(dict.fromkeys(["channel", *dims]))
+    lookback = timedelta(days=lookback_days)
+    params: dict[str, Any] = {"start": start, "end": end, "clo": start - lookback, "z": NO_KEY,
+                              "klo": start - lookback, "h": float(half_life_days) * 86400.0}
+    if types:
+        params["types"] = list(types)
+    heads = self_report_as_first_touch and answers is not None
+    for _ in range(MAX_TRIES):
+        elements = _elements(session, settings, d, dims, params, people=True, types=bool(types))
+        params["direct"] = elements.element({"channel": DIRECT})
+        tie = []
+        if heads and answers is not None and len(answers):
+            said = answers.dropna(subset=["answer_channel"])
+            tie = [{"cid": int(c), "e": elements.element({"channel": a, "kind": SELF_REPORT_KIND})}
+                   for c, a in zip(said["conversion_id"], said["answer_channel"], strict=True)]
+        params.update({name: json.dumps(rows) for name, rows in elements.keys.items()})
+        params["tie"] = json.dumps(tie)
+        head = "CASE WHEN a.e IS NULL THEN 0 ELSE s.head END"
+        sql = (f"WITH {_conversions_sql(d, types=bool(types), since_previous=since_previous_conversion, lookback_days=lookback_days)}, "
+               f"{_maps(d)}, {_journey_rows_sql(d, age=True)}, a AS ({d.keys('tie', ANSWER_KEYS)}), "
+               "w AS (SELECT cid, e, age, min(age) OVER (PARTITION BY cid) AS young, "
+               "max(age) OVER (PARTITION BY cid) AS old FROM j), "
+               "r AS (SELECT cid, e, power(2.0, -(age - young) / :h) AS raw, power(2.0, -(old - young) / :h) AS head "
+               "FROM w), "
+               "s AS (SELECT cid, sum(raw) AS total, max(head) AS head FROM r GROUP BY cid), "
+               "credit AS ("
+               f"SELECT r.e AS e, r.raw / (s.total + {head}) AS weight, c.value AS value FROM r "
+               "JOIN s ON s.cid = r.cid JOIN conv c ON c.id = r.cid LEFT JOIN a ON a.cid = r.cid "
+               "UNION ALL "
+               "SELECT a.e, s.head / (s.total + s.head), c.value FROM s JOIN a ON a.cid = s.cid "
+               "JOIN conv c ON c.id = s.cid "
+               "UNION ALL "
+               "SELECT COALESCE(a.e, :direct), 1.0, c.value FROM conv c LEFT JOIN s ON s.cid = c.id "
+               "LEFT JOIN a ON a.cid = c.id WHERE s.cid IS NULL) "
+               f"SELECT e, CAST(sum(weight) AS {d.real}) AS conversions, "
+               f"CAST(sum(weight * value) AS {d.real}) AS value FROM credit GROUP BY e")
+        sums = fetch_frame(session, _bound(sql, params), ("e", "conversions", "value"), times=())
+        if (sums["e"] == UNMAPPED).any():
+            continue
+        count = session.execute(_bound(
+            f"WITH {_conversions_sql(d, types=bool(types), since_previous=False, lookback_days=lookback_days)} "
+            "SELECT count(*) FROM conv", params)).scalar_one()
+        frame = elements.categorical()
+        at = sums["e"].to_numpy(dtype=np.int64)
+        credited = frame.iloc[at].reset_index(drop=True)
+        credited["conversions"] = sums["conversions"].astype(float).to_numpy()
+        credited["value"] = sums["value"].astype(float).fillna(0.0).to_numpy()
+        return credited, int(count)
+    raise RuntimeError("touches with new channel keys kept arriving while the report read them; try again")
