@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat setup.cfg pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test install bench-redirect bench-attribution bench-soak lint clean
+.PHONY: run test install bench-redirect bench-attribution bench-scale bench-soak lint clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ bench-redirect: $(STAMP)
 
 bench-attribution: $(STAMP)
 	$(BIN)/python bench/attribution/run.py
+
+bench-scale: $(STAMP)
+	$(BIN)/python bench/scale/run.py
 
 bench-soak: $(STAMP)
 	$(BIN)/python bench/soak/run.py
