@@ -36,6 +36,7 @@ the service appends), and rows go in in time order.
 """
 from __future__ import annotations
 
+import importlib.util
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -52,11 +53,15 @@ DAY_US = 86_400_000_000
 SPAN_US = int((CONV_END - T0).total_seconds()) * 1_000_000 - 1_000_000  # touches up to a second before the end
 MOD = 2147483647  # 2^31 - 1
 # The vocabulary of bench/attribution/synth.py (channels, UTM values, referrers, pages, agents, offline kinds).
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "attribution"))
-from synth import (  # noqa: E402
-    BOT_AGENTS, CREATED, HUMAN_AGENTS, LINK_CHANNELS, OFFLINE_CHANNEL, OFFLINE_KINDS, PAGES, SITE, VISIT_REFERRERS,
-    VISIT_UTMS,
-)
+# Loaded from its file, not through sys.path: bench/attribution also has a worker.py, which must not shadow ours.
+_spec = importlib.util.spec_from_file_location("bench_attribution_synth",
+                                               Path(__file__).resolve().parent.parent / "attribution" / "synth.py")
+assert _spec is not None and _spec.loader is not None
+_synth = sys.modules.setdefault(_spec.name, importlib.util.module_from_spec(_spec))  # dataclasses look it up
+_spec.loader.exec_module(_synth)
+BOT_AGENTS, CREATED, HUMAN_AGENTS = _synth.BOT_AGENTS, _synth.CREATED, _synth.HUMAN_AGENTS
+LINK_CHANNELS, OFFLINE_CHANNEL, OFFLINE_KINDS = _synth.LINK_CHANNELS, _synth.OFFLINE_CHANNEL, _synth.OFFLINE_KINDS
+PAGES, SITE, VISIT_REFERRERS, VISIT_UTMS = _synth.PAGES, _synth.SITE, _synth.VISIT_REFERRERS, _synth.VISIT_UTMS
 
 CHANNELS = list(LINK_CHANNELS)
 N_CAMPAIGNS, N_LINKS = 40, 300
