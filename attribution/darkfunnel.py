@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from attribution.journeys import DIMENSIONS
+from attribution.labels import name_missing
 from attribution.models.base import COUNT, JourneyIndex
 
 __all__ = ["SELF_REPORT_KIND", "DarkFunnel", "dark_funnel", "self_report_as_first_touch"]
@@ -124,7 +125,7 @@ def self_report_as_first_touch(journeys: pd.DataFrame) -> pd.DataFrame:
     """Return journeys where each tied answer's channel joins its journey as the earliest touch.
 
     The added touch has the time of the journey's first tracked touch and is ordered before it
-    (``kind`` ``self_report``, no touchpoint id, source, campaign or link); a ``[Direct]`` fallback
+    (``kind`` ``self_report``, no touchpoint id; source, medium, campaign and link ``(not set)``); a ``[Direct]`` fallback
     journey becomes ``[answer channel]``. Journeys without an answer are unchanged. The input is not
     modified.
 
@@ -148,6 +149,7 @@ def self_report_as_first_touch(journeys: pd.DataFrame) -> pd.DataFrame:
             heads[name] = None
     if "kind" in heads:
         heads["kind"] = SELF_REPORT_KIND
+    heads = name_missing(heads)  # the answer has no source, campaign or link: named, never blank
     heads["is_fallback"] = False
     body = journeys.loc[~(journeys["is_fallback"].to_numpy() & answered_rows)]
     out = pd.concat([heads.assign(_order=0), body.assign(_order=1)], ignore_index=True)

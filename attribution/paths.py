@@ -93,8 +93,10 @@ def non_converting_journeys(touchpoints: pd.DataFrame, conversions: pd.DataFrame
     conv_ts = _utc(conversions["ts"], "conversions.ts")
     in_period = ((conv_ts >= start) & (conv_ts < end)).to_numpy()
     last = conv_ts[in_period].groupby(conversions["person_id"][in_period].to_numpy()).max()
-    bound = touches["person_id"].map(last)
-    touches = touches[(bound.isna() | (touches["ts"] > bound)).to_numpy()]
+    if len(last):
+        bound = last.reindex(touches["person_id"].to_numpy())
+        after = bound.isna().to_numpy() | (touches["ts"].to_numpy() > bound.to_numpy())
+        touches = touches[after]
     person_code, _ = pd.factorize(touches["person_id"], sort=True)
     order = _journey_order(np.asarray(person_code, dtype=np.int64), touches["ts"].reset_index(drop=True),
                            touches["touchpoint_id"].reset_index(drop=True))

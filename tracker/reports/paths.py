@@ -463,7 +463,7 @@ def _non_converting(session: Session, d: _Dialect, params: dict[str, Any], types
     branches[2] = branches[2].replace("WHERE 1 = 1", "WHERE t.person_id IS NOT NULL")
     sql = (f"WITH lastconv AS (SELECT person_id, max(ts) AS last FROM conversions WHERE ts >= :start AND ts < :end"
            f"{type_filter} GROUP BY person_id), {_maps(d)}, nj AS ({' UNION ALL '.join(branches)}), "
-           f"p AS ({d.paths('nj', 'pid')}) SELECT path, count(*) AS null FROM p GROUP BY path")
+           f"p AS ({d.paths('nj', 'pid')}) SELECT path, count(*) AS nulls FROM p GROUP BY path")
     frame = fetch_frame(session, _bound(sql, params), ("path", "null"), times=())
     return pd.DataFrame({"path": pd.Series(_decode(list(frame["path"])), dtype=object),
                          "null": frame["null"].astype(np.int64)})

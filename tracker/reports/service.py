@@ -62,6 +62,7 @@ class Inputs:
     journeys: pd.DataFrame
     touches_read: int
     answers_read: int
+    no_touch: int = 0  # conversions without a tracked touch (before self_report_as_first_touch)
 
 
 def load_inputs(session: Session, settings: Settings, params: ReportParams, *, answers: bool,
@@ -100,9 +101,11 @@ def load_inputs(session: Session, settings: Settings, params: ReportParams, *, a
     if len(context) != len(conversions):
         journeys = journeys[journeys["conversion_id"].isin(reported)]
         context = context[context["conversion_id"].isin(reported)]
+    no_touch = int(journeys.loc[journeys["position"].to_numpy() == 0, "is_fallback"].sum())
     if params.self_report_as_first_touch:
         journeys = self_report_as_first_touch(journeys)
-    return Inputs(context.reset_index(drop=True), journeys.reset_index(drop=True), len(touches), answers_read)
+    return Inputs(context.reset_index(drop=True), journeys.reset_index(drop=True), len(touches), answers_read,
+                  no_touch)
 
 
 def _model(name: str, params: ReportParams) -> Any:
@@ -126,13 +129,12 @@ def _common(settings: Settings, params: ReportParams, counts: dict[str, Any]) ->
 
 def _memory_counts(inputs: Inputs) -> dict[str, Any]:
     conversions = inputs.conversions
-    fallback = inputs.journeys.drop_duplicates("conversion_id")
     return {
         "conversions": len(conversions),
         "value": float(conversions["value"].sum()) if len(conversions) else 0.0,
-        "no_touch": int(fallback["is_fallback"].sum()) if len(fallback) else 0,
+        "no_touch": inputs.no_touch,
         "with_answer": int(conversions["answer_channel"].notna().sum()) if len(conversions) else 0,
-        "touches_read": int((~inputs.journeys["is_fallback"]).sum()) if len(inputs.journeys) else 0,
+        "touches_read": int(inputs.journeys["touchpoint_id"].notna().sum()) if len(inputs.journeys) else 0,
         "answers_read": inputs.answers_read,
     }
 
