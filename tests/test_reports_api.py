@@ -250,6 +250,9 @@ def make_link_for():
     ("funnel", {"by": "kind"}, "by"),
     ("funnel", {"conversion_type": "lead"}, "conversion_type"),
     ("funnel", {"compare_from": "2026-05-01", "compare_to": "2026-04-01"}, "compare_to"),
+    ("paths", {"model": "linear"}, "model"),
+    ("paths", {"by": "weather"}, "by"),
+    ("paths", {"lookback_days": "400"}, "lookback_days"),
 ])
 def test_bad_parameters_are_422_naming_the_field(client, auth, name, params, field):
     resp = client.get(f"/api/v1/reports/{name}", query_string=params, headers=auth)
@@ -257,7 +260,7 @@ def test_bad_parameters_are_422_naming_the_field(client, auth, name, params, fie
     assert resp.json["error"]["field"] == field
 
 
-@pytest.mark.parametrize("name", ["attribution", "dark-funnel", "funnel"])
+@pytest.mark.parametrize("name", ["attribution", "dark-funnel", "funnel", "paths"])
 def test_reports_need_a_key(client, name):
     resp = client.get(f"/api/v1/reports/{name}")
     assert resp.status_code == 401 and resp.json["error"]["code"] == "unauthorized"
@@ -288,3 +291,22 @@ def test_cli_reports(runner, data, tmp_path):
     assert gap.exit_code == 0 and json.loads(gap.output)["dark"] == 2
     bad = runner.invoke(main, ["report", "attribution", "--model", "markov"])
     assert bad.exit_code == 1 and "model 'markov' is not one of" in bad.output and "(--model)" in bad.output
+
+
+def test_paths_export_is_channelattributions_input(client, auth, runner, data):
+    """Distinct paths with conversions, value and non-converting journeys; CSV with ';' as ChannelAttribution's."""
+    body = report(client, auth, "paths", conversion_type="purchase", **MAY).json
+    assert body["columns"] == ["path", "total_conversions", "total_conversion_value", "total_null"]
+    rows = {r["path"]: (r["total_conversions"], r["total_conversion_value"]) for r in body["rows"]}
+    assert rows["Events > Email > Podcast"] == (1, 300.0) and rows["PR"] == (1, 100.0)
+    assert rows["Direct"] == (1, 50.0)  # the purchase without a tracked touch
+    assert sum(r["total_conversions"] for r in body["rows"]) == body["counts"]["conversions"] == 3
+    assert all(r["total_null"] >= 0 for r in body["rows"]) and body["counts"]["paths"] == len(body["rows"])
+    text = report(client, auth, "paths", conversion_type="purchase", format="csv", **MAY).data.decode()
+    assert text.splitlines()[0] == "path;total_conversions;total_conversion_value;total_null"
+    assert "Events > Email > Podcast;1;300.0;" in text
+    result = runner.invoke(main, ["report", "paths", "--from", "2026-05-01", "--to", "2026-05-31",
+                                  "--conversion-type", "purchase", "--format", "csv"])
+    assert result.exit_code == 0 and result.output == text
+    bad = runner.invoke(main, ["report", "paths", "--by", "weather"])
+    assert bad.exit_code == 1 and "(--by)" in bad.output

@@ -75,6 +75,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/api/v1/reports/attribution"): ANALYSTS,
     ("GET", "/api/v1/reports/dark-funnel"): ANALYSTS,
     ("GET", "/api/v1/reports/funnel"): ANALYSTS,
+    ("GET", "/api/v1/reports/paths"): ANALYSTS,
     # erasing a person everywhere
     ("DELETE", "/api/v1/people/<person_id>"): A,
     # accounts (admins) and keys (everyone: their own)

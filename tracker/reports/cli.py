@@ -1,4 +1,4 @@
-"""``tracker report attribution|dark-funnel|funnel``: the API's reports on the command line.
+"""``tracker report attribution|dark-funnel|paths|funnel``: the API's reports on the command line.
 
 The options are the API's query parameters (``--from``, ``--model`` ..., repeatable where the API takes
 several), checked by the same parser; the output is the API's JSON (``--format json``, default) or CSV.
@@ -17,7 +17,7 @@ from tracker.errors import DomainError
 from tracker.reports import output, service
 from tracker.reports.params import DEFAULT_MODELS, FUNNEL_MODELS, parse_params
 
-report_cli = AppGroup("report", help="Attribution, dark-funnel and funnel reports (JSON or CSV).")
+report_cli = AppGroup("report", help="Attribution, dark-funnel, paths and funnel reports (JSON or CSV).")
 
 COMMON = [
     click.option("--from", "from_", metavar="YYYY-MM-DD", help="First conversion day (report time zone)."),
@@ -88,6 +88,16 @@ def attribution_command(**options: Any) -> None:
 def dark_funnel_command(**options: Any) -> None:
     """What people say versus what tracking saw."""
     _run("dark-funnel", service.dark_funnel_report, options)
+
+
+@report_cli.command("paths")
+@_options([
+    click.option("--by", multiple=True, help="channel (default), source, medium, campaign, link, kind."),
+    click.option("--self-report-as-first-touch", is_flag=True, default=None),
+])
+def paths_command(**options: Any) -> None:
+    """Distinct paths with conversions, value and non-converting journeys (ChannelAttribution's input)."""
+    _run("paths", service.paths_report, options)
 
 
 @report_cli.command("funnel")

@@ -11,13 +11,15 @@ __all__ = ["to_csv"]
 def to_csv(report: dict[str, Any], name: str) -> tuple[str, str]:
     """Return (CSV text, file name) of ``report``'s main table (``report["csv"]`` names it; default rows).
 
-    Numbers are written as Python prints them (full precision); missing values are empty fields.
+    Numbers are written as Python prints them (full precision); missing values are empty fields. The
+    report's ``csv_delimiter`` (default ``,``) separates the fields: the paths export uses ``;``.
     """
     key = report.get("csv", "rows")
     rows: list[dict[str, Any]] = report[key]
     columns = report.get("columns") or (list(rows[0]) if rows else [])
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n",
+                            delimiter=report.get("csv_delimiter", ","))
     writer.writeheader()
     for row in rows:
         writer.writerow({k: "" if v is None else v for k, v in row.items()})

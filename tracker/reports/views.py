@@ -61,6 +61,12 @@ class AttributionQuery(CommonQuery):
     kind = _field("Only rows of this touchpoint kind")
 
 
+class PathsQuery(CommonQuery):
+    by = _field("channel (default), source, medium, campaign, link, kind; several comma-separated (a touch is "
+                "then written as its values joined by ' / ')")
+    self_report_as_first_touch = _field("true: the self-reported channel leads each converting path")
+
+
 class FunnelQuery(CommonQuery):
     model = _field("Model crediting conversions for cost per lead/acquisition and ROAS (default linear)")
     by = _field("channel (default) or campaign: the segments of the cost metrics")
@@ -113,6 +119,20 @@ def dark_funnel(query: dict[str, Any]) -> Any:
     settings = _settings()
     params = parse_params(_raw_query(), settings, allowed=query_names(CommonQuery))
     return _answer(service.dark_funnel_report(db_session(), settings, params), "dark-funnel")
+
+
+@bp.get("/paths")
+@requires("reports:read")
+@bp.input(PathsQuery, location="query", arg_name="query")
+@bp.doc(description="The distinct paths of the window's journeys with ChannelAttribution's columns: `path` "
+        "(touches joined by ' > '), `total_conversions`, `total_conversion_value` and `total_null` (non-converting "
+        "journeys: each person's touches after their last conversion of the type in the period, no earlier than "
+        "the lookback before its end). CSV uses `;` as ChannelAttribution's examples do.")
+def paths(query: dict[str, Any]) -> Any:
+    """Paths export"""
+    settings = _settings()
+    params = parse_params(_raw_query(), settings, allowed=query_names(PathsQuery))
+    return _answer(service.paths_report(db_session(), settings, params), "paths")
 
 
 @bp.get("/funnel")
