@@ -223,14 +223,15 @@ def journeys_from_paths(paths: pd.DataFrame, *, path: str = "path", separator: s
     _require(paths, [path], "paths")
     if paths[path].isna().any():
         raise ValueError(f"paths.{path} has missing paths: every path needs at least one channel")
-    steps = paths[path].astype(str).str.split(separator, regex=False)
-    sizes = steps.str.len().to_numpy()
-    channels = steps.explode().to_numpy(dtype=object) if len(paths) else np.zeros(0, dtype=object)
-    if (pd.Series(channels, dtype=object).str.strip() == "").any():
+    texts = paths[path].astype(str).tolist()
+    split = _split_paths(texts, separator)
+    sizes, codes, names = split if split is not None else _split_paths_slow(texts, separator)
+    if any(name.strip() == "" for name in names):
         raise ValueError(f"every step of a path needs a channel name (paths are channels joined by {separator!r}, "
                          "e.g. 'Email > Paid search')")
+    total = int(sizes.sum())
     conversion = np.repeat(np.arange(len(paths)), sizes)
-    position = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    position = np.arange(total) - np.repeat(np.cumsum(sizes) - sizes, sizes)
     n = np.repeat(sizes, sizes)
     end = pd.Timestamp("2000-01-01", tz="UTC")
     values = paths[value].astype(float).to_numpy() if value in paths else np.zeros(len(paths))
@@ -241,12 +242,99 @@ def journeys_from_paths(paths: pd.DataFrame, *, path: str = "path", separator: s
         if np.isnan(counts).any() or (counts < 0).any():
             raise ValueError(f"paths.{conversions} must be counts (numbers >= 0) on every row")
         extra["n_conversions"] = np.repeat(counts, sizes)
+    # One second apart, ending at the conversion (naive microseconds, then marked UTC: no conversion).
+    ts = np.datetime64(end.tz_localize(None), "us") - (n - 1 - position).astype("timedelta64[s]")
+    # copy=False: the columns are fresh arrays, so no consolidating copy (person_id gets one of its own).
     return pd.DataFrame({
-        "conversion_id": conversion, "person_id": conversion, "conversion_ts": end,
+        "conversion_id": conversion, "person_id": conversion.copy(), "conversion_ts": end,
         "value": np.repeat(values, sizes), "position": position, "n_touches": n,
-        "touchpoint_id": np.arange(len(conversion)),
-        "ts": end - pd.to_timedelta(n - 1 - position, unit="s"),
-        "channel": pd.Categorical(channels),
+        "touchpoint_id": np.arange(total),
+        "ts": pd.Series(ts, copy=False).dt.tz_localize("UTC"),
+        "channel": pd.Categorical.from_codes(codes, categories=names),
         "is_fallback": False,
         **extra,
-    })
+    }, copy=False)
+
+
+# Masks keeping the first k bytes (k = 0..8) of a little-endian 8-byte word.
+_BYTE_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)
+_MAX_WORDS = 32  # tokens up to 256 bytes take the fast path
+
+
+def _split_paths(texts: list[str], separator: str) -> tuple[np.ndarray, np.ndarray, list[str]] | None:
+    """Split every path at ``separator`` at once: steps per path, each step's code, the sorted step names.
+
+    Gives what ``[t.split(separator) for t in texts]`` gives (then factorized, names sorted), without a
+    Python string per step: the paths are joined by NUL into one UTF-8 buffer, the separators found with
+    numpy, and each step read as up to ``_MAX_WORDS`` 8-byte words that are factorized word by word (exact:
+    no hashing of whole steps). Returns None where it cannot promise the same result (empty paths table,
+    a NUL in a path or the separator, overlapping separators, a very long step); the caller then splits
+    the slow way.
+    """
+    sep = separator.encode("utf-8", "surrogatepass")
+    if not texts or not sep or b"\x00" in sep:
+        return None
+    try:
+        data = "\x00".join(texts).encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    size = len(data)
+    padded = np.zeros(size + 8 * _MAX_WORDS + 8, dtype=np.uint8)  # reads past the end see zeros
+    padded[:size] = np.frombuffer(data, dtype=np.uint8)
+    buf = padded[:size]
+    cut = buf == 0  # path boundaries: UTF-8 has a zero byte only for NUL itself
+    if int(np.count_nonzero(cut)) != len(texts) - 1:
+        return None
+    width = len(sep)
+    if size >= width:
+        match = buf[:size - width + 1] == sep[0]
+        for k in range(1, width):
+            match &= buf[k:size - width + 1 + k] == sep[k]
+        cut[:size - width + 1] |= match
+    ends = np.append(np.flatnonzero(cut), size)  # where each step ends: a separator, a boundary, the end
+    boundary = buf[ends[:-1]] == 0
+    hits = ends[:-1][~boundary]
+    if len(hits) > 1 and (np.diff(hits) < width).any():
+        return None  # overlapping matches: str.split's left-to-right rule would decide
+    total = len(ends)
+    starts = np.empty(total, dtype=np.int64)
+    starts[0] = 0
+    starts[1:] = ends[:-1] + np.where(boundary, 1, width)
+    last = np.append(np.flatnonzero(boundary), total - 1)  # each path's last step
+    sizes = np.diff(last, prepend=-1)
+    lengths = ends - starts
+    words = (int(lengths.max()) + 7) // 8
+    if words > _MAX_WORDS:
+        return None
+    view = np.ndarray(shape=(size + 8 * _MAX_WORDS,), dtype="<u8", buffer=padded, strides=(1,))  # word at any byte
+    codes, n = np.zeros(total, dtype=np.int64), 1
+    rest = np.empty(total, dtype=np.int64)
+    for w in range(words):
+        np.subtract(lengths, 8 * w, out=rest)
+        np.minimum(np.maximum(rest, 0, out=rest), 8, out=rest)  # bytes of the step in this word
+        word = view[starts + 8 * w]
+        word &= _BYTE_MASKS[rest]
+        word_codes, uniques = pd.factorize(word)
+        combined = codes * len(uniques) + word_codes
+        if n * len(uniques) <= 1 << 22:
+            present = np.bincount(combined, minlength=n * len(uniques)) > 0
+            codes, n = (np.cumsum(present) - 1)[combined], int(present.sum())
+        else:
+            codes, uniques = pd.factorize(combined)
+            n = len(uniques)
+    first = np.empty(n, dtype=np.int64)
+    first[codes] = np.arange(total)  # a step of each code (they are all the same text)
+    names = [data[starts[i]:ends[i]].decode("utf-8") for i in first]
+    order = sorted(range(n), key=names.__getitem__)
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)
+    return sizes, rank[codes], [names[i] for i in order]
+
+
+def _split_paths_slow(texts: list[str], separator: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """:func:`_split_paths` one path at a time, for what it refuses."""
+    steps = [t.split(separator) for t in texts]
+    sizes = np.fromiter((len(s) for s in steps), dtype=np.int64, count=len(steps))
+    flat = [name for s in steps for name in s]
+    codes, uniques = pd.factorize(pd.Series(flat, dtype=object), sort=True)
+    return sizes, np.asarray(codes, dtype=np.int64), list(uniques)
