@@ -17,14 +17,24 @@
 3. In memory (another fresh process): every model of ``attribution.MODELS`` on 1,000,000 journeys of
    1-8 touches (about 4.5M touch rows, 12 channels), ``model.attribute(journeys, by="channel")``, median
    of ``--runs``, against a baseline ``journeys.groupby("channel")["value"].sum()`` on the same frame.
-   Optionally ChannelAttribution's ``heuristic_models`` on the same journeys as distinct path strings,
-   as a scale reference (and a check that first/last/linear agree).
+4. ChannelAttribution parity (another fresh process; ``--no-channelattribution`` skips it): the same
+   generator's journeys aggregated to one table of distinct paths (path string with " > ", total
+   conversions, total value; about 490,000 paths for 1M journeys), the same table given to both tools,
+   ``--runs`` rounds taking turns: ChannelAttribution's ``heuristic_models(paths, "path", "conv",
+   var_value="val", flg_pro=False)`` (it parses the strings and computes first, last and linear touch)
+   against ours, ``journeys_from_paths(paths, conversions="conv", value="val")`` (parse) then
+   first_touch, last_touch and linear ``.attribute(journeys, "channel")`` (models). Medians of wall
+   time: ours end to end (parse + the three models) and the models alone, each over
+   ChannelAttribution's time; the credits of the three models must agree with its per channel, for
+   conversions and value, to 1e-9 relative.
 
 Targets (2-core machine, shared): end-to-end report on SQLite <= 1.5 s (checked for the first report in a
 fresh process and for the later ones), its peak memory <= 1 GB; in
-memory, every rule-based model on the 1M journeys in under 3 s. Missed targets are reported (PASS /
-MISS), not failed; the exit status is 1 when a step could not run or credits do not add up. Results are
-also written to ``bench/out/attribution.json``.
+memory, every rule-based model on the 1M journeys in under 3 s; on the same distinct paths, ours (parse +
+first/last/linear) at least as fast as ChannelAttribution's ``heuristic_models`` (ratio <= 1.0). Missed
+targets are reported (PASS / MISS), not failed; the exit status is 1 when a step could not run, credits
+do not add up, or first/last/linear differ from ChannelAttribution's. Results are also written to
+``bench/out/attribution.json``.
 
 Usage::
 
@@ -69,6 +79,8 @@ DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 TARGET_E2E_S = 1.5
 TARGET_RSS_MB = 1024.0
 TARGET_MODEL_S = 3.0
+TARGET_CA_RATIO = 1.0  # ours / ChannelAttribution heuristic_models, same distinct paths
+CA_TOLERANCE = 1e-9
 MODELS_REPORTED = "first_touch,last_touch,linear"
 WORKER_TIMEOUT = 600
 
@@ -204,13 +216,14 @@ def verdict(ok: bool) -> str:
 def render(store_info: dict[str, Any], backends: list[dict[str, Any]], memory: dict[str, Any] | None,
            ca: dict[str, Any] | None, args: argparse.Namespace) -> tuple[str, dict[str, bool]]:
     lines: list[str] = []
-    c = store_info["counts"]
-    lines.append(f"store: {c['touchpoints']:,} touchpoints of {c['people']:,} people ({c['clicks']:,} clicks and "
-                 f"scans of {c['links']:,} links in {c['campaigns']:,} campaigns, {c['click_bots']:,} by bots; "
-                 f"{c['landing_visit_touches']:,} landing visits; {c['offline_touches']:,} offline touches; plus "
-                 f"{c['landing_visits_with_tid']:,} visits carrying a click's tid), {c['conversions']:,} conversions "
-                 f"of {c['converting_people']:,} people over {c['conversion_days']} days; generated in "
-                 f"{store_info['generate_s']:.1f} s")
+    if store_info:
+        c = store_info["counts"]
+        lines.append(f"store: {c['touchpoints']:,} touchpoints of {c['people']:,} people ({c['clicks']:,} clicks and "
+                     f"scans of {c['links']:,} links in {c['campaigns']:,} campaigns, {c['click_bots']:,} by bots; "
+                     f"{c['landing_visit_touches']:,} landing visits; {c['offline_touches']:,} offline touches; plus "
+                     f"{c['landing_visits_with_tid']:,} visits carrying a click's tid), {c['conversions']:,} conversions "
+                     f"of {c['converting_people']:,} people over {c['conversion_days']} days; generated in "
+                     f"{store_info['generate_s']:.1f} s")
     if backends:
         lines.append("")
         lines.append(f"end-to-end report ({MODELS_REPORTED}, {store_info['window'][0]}..{store_info['window'][1]}): "
@@ -255,9 +268,8 @@ def render(store_info: dict[str, Any], backends: list[dict[str, Any]], memory: d
                          f"{m['ratio']:>11.1f}{'ok' if m['sums_ok'] else 'BAD':>6}"
                          f"{verdict(m['median_s'] < TARGET_MODEL_S):>7}")
     if ca:
-        lines.append(f"ChannelAttribution heuristic_models on {ca['paths']:,} distinct paths: "
-                     f"{ca['heuristic_models_s']:.2f} s (path strings prepared in {ca['prepare_s']:.1f} s); "
-                     f"first/last/linear max relative difference to ours {ca['max_rel_diff']:.1e}")
+        lines.append("")
+        lines += render_channelattribution(ca)
 
     checks: dict[str, bool] = {}
     lines.append("")
@@ -287,9 +299,39 @@ def render(store_info: dict[str, Any], backends: list[dict[str, Any]], memory: d
         rows.append((f"every rule-based model on {memory['journeys']:,} journeys < {TARGET_MODEL_S:.0f} s "
                      f"(slowest: {slowest})",
                      f"{worst:.2f} s", verdict(checks["models"])))
+    if ca:
+        checks["channelattribution_speed"] = ca["ratio"] <= TARGET_CA_RATIO
+        rows.append((f"same distinct paths: ours (parse + first/last/linear) / ChannelAttribution <= "
+                     f"{TARGET_CA_RATIO:.1f}", f"{ca['ratio']:.2f}", verdict(checks["channelattribution_speed"])))
+        checks["channelattribution_credits"] = ca["credits_ok"]
+        rows.append((f"same distinct paths: first/last/linear credits = ChannelAttribution's (<= {CA_TOLERANCE:.0e})",
+                     f"{ca['max_rel_diff']:.1e}", "ok" if ca["credits_ok"] else "BAD"))
     for what, value, v in rows:
         lines.append(f"  {what:<78}{value:>9}  {v}")
     return "\n".join(lines), checks
+
+
+def render_channelattribution(ca: dict[str, Any]) -> list[str]:
+    """The parity lines: both tools on one distinct-path table, in one process (quotable as they are)."""
+    t = ca["times"]
+    runs = lambda key: " ".join(f"{x:.2f}" for x in t[key])  # noqa: E731
+    head = f"{'':<64}{'median s':>9}{'cpu s':>7}{'runs s':>17}{'x CA':>6}"
+    return [
+        f"ChannelAttribution parity: one table of {ca['paths']:,} distinct paths ({ca['conversions']:,.0f} conversions, "
+        f"{ca['steps']:,} steps, from {ca['journeys']:,} journeys), both tools in one fresh process, "
+        f"{ca['runs']} rounds taking turns; medians",
+        head, "-" * len(head),
+        f"{'ChannelAttribution heuristic_models (parse + first/last/linear)':<64}{ca['ca_median_s']:>9.3f}"
+        f"{ca['ca_cpu_median_s']:>7.2f}{runs('ca_s'):>17}{1:>6.2f}",
+        f"{'ours: journeys_from_paths + first/last/linear attribute':<64}{ca['ours_median_s']:>9.3f}"
+        f"{ca['ours_cpu_median_s']:>7.2f}{runs('ours_s'):>17}{ca['ratio']:>6.2f}",
+        f"{'  of which journeys_from_paths (parse)':<64}{ca['parse_median_s']:>9.3f}{'':>7}{runs('parse_s'):>17}"
+        f"{ca['parse_median_s'] / ca['ca_median_s']:>6.2f}",
+        f"{'  of which the three models alone':<64}{ca['models_median_s']:>9.3f}{'':>7}{runs('models_s'):>17}"
+        f"{ca['ratio_models']:>6.2f}",
+        f"credits: first/last/linear x {ca['channels']} channels, conversions and value: max relative difference "
+        f"{ca['max_rel_diff']:.1e} ({'ok' if ca['credits_ok'] else 'DIFFERENT'}, tolerance {CA_TOLERANCE:.0e})",
+    ]
 
 
 # ---- main ----------------------------------------------------------------------------------------
@@ -298,7 +340,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--reps", type=int, default=5, help="report runs (fresh processes) per database (default 5)")
     p.add_argument("--repeat", type=int, default=3, help="full reports per process (default 3)")
-    p.add_argument("--runs", type=int, default=3, help="runs per model in memory (default 3)")
+    p.add_argument("--runs", type=int, default=3, help="runs per model in memory, and rounds of the ChannelAttribution "
+                   "comparison (default 3)")
     p.add_argument("--journeys", type=int, default=1_000_000, help="journeys held in memory (default 1,000,000)")
     p.add_argument("--people", type=int, default=200_000)
     p.add_argument("--touches", type=int, default=1_000_000)
@@ -352,34 +395,45 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 print(f"in memory: {args.journeys:,} journeys, every model x {args.runs}", flush=True)
                 memory = run_worker("memory", "--journeys", str(args.journeys), "--runs", str(args.runs))
-                if not args.no_channelattribution:
-                    print("ChannelAttribution heuristic_models on the same journeys", flush=True)
-                    ca = run_worker("channelattribution", "--journeys", str(args.journeys))
             except BenchError as exc:
                 print(f"error in memory: {exc}", file=sys.stderr, flush=True)
+                failed = True
+        if not args.no_channelattribution:
+            try:
+                print(f"ChannelAttribution heuristic_models and ours on the same distinct paths x {args.runs}",
+                      flush=True)
+                ca = run_worker("channelattribution", "--journeys", str(args.journeys), "--runs", str(args.runs))
+            except BenchError as exc:
+                print(f"error in the ChannelAttribution comparison: {exc}", file=sys.stderr, flush=True)
                 failed = True
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    text, checks = render(store_info, backends, memory, ca, args) if store_info or memory else ("nothing ran", {})
+    text, checks = render(store_info, backends, memory, ca, args) if store_info or memory or ca \
+        else ("nothing ran", {})
     print("\n" + text)
     for backend, reason in skipped.items():
         print(f"{backend}: skipped ({reason})")
     sums_ok = memory is None or all(m["sums_ok"] for m in memory["models"].values())
     if not sums_ok:
         print("credits do NOT add up to the conversions and their value for some model", file=sys.stderr)
+    ca_ok = ca is None or ca["credits_ok"]
+    if not ca_ok:
+        print(f"first/last/linear credits differ from ChannelAttribution's by up to {ca['max_rel_diff']:.1e} "
+              f"(tolerance {CA_TOLERANCE:.0e}), or credit other channels", file=sys.stderr)
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "host": platform.node(), "cores": os.cpu_count(),
         "python": platform.python_version(), "reps": args.reps, "repeat": args.repeat, "runs": args.runs,
         "seed": args.seed,
-        "targets": {"e2e_sqlite_s": TARGET_E2E_S, "rss_mb": TARGET_RSS_MB, "model_s": TARGET_MODEL_S},
+        "targets": {"e2e_sqlite_s": TARGET_E2E_S, "rss_mb": TARGET_RSS_MB, "model_s": TARGET_MODEL_S,
+                    "channelattribution_ratio": TARGET_CA_RATIO, "channelattribution_tolerance": CA_TOLERANCE},
         "checks": checks, "store": store_info, "backends": backends, "skipped": skipped, "memory": memory,
         "channelattribution": ca,
     }, indent=2) + "\n")
     print(f"wrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
-    return 0 if not failed and sums_ok else 1
+    return 0 if not failed and sums_ok and ca_ok else 1
 
 
 if __name__ == "__main__":

@@ -18,9 +18,12 @@ with the raw driver and nothing else (:func:`raw_fetch`).
 (``journeys.groupby("channel")["value"].sum()``); each model's credits are checked to sum to the
 conversions and their value.
 
-``channelattribution``: ChannelAttribution's ``heuristic_models`` on the same journeys as distinct
-path strings (with conversion counts and values), and how far its first/last/linear credits are from
-ours.
+``channelattribution``: one distinct-path table (path strings with " > ", conversion counts and
+values, from the ``memory`` generator's journeys) given to both tools in this one process, ``--runs``
+rounds taking turns: ChannelAttribution's ``heuristic_models`` (parses the strings, computes first,
+last and linear touch) and ours, ``journeys_from_paths`` (parse) then first_touch, last_touch and
+linear ``attribute(journeys, "channel")`` (models); wall and CPU time, medians, and each model's
+credits per channel compared with ChannelAttribution's (relative difference <= 1e-9).
 """
 from __future__ import annotations
 
@@ -285,27 +288,82 @@ def path_frame(journeys: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"path": paths.astype(str), "conv": counts, "val": values})
 
 
-def measure_channelattribution(n: int, seed: int) -> dict[str, Any]:
+def measure_channelattribution(n: int, runs: int, seed: int) -> dict[str, Any]:
+    """ChannelAttribution's ``heuristic_models`` and ours on the same distinct-path table, in this process.
+
+    The table (``path`` with " > ", ``conv``, ``val``) comes from :func:`path_frame` on the ``n`` journeys of
+    :func:`make_journeys`. Each of ``runs`` rounds times, on that same table, (a) ChannelAttribution's
+    ``heuristic_models(paths, "path", "conv", var_value="val", flg_pro=False)`` (it parses the path
+    strings and computes first, last and linear touch) and (b) ours: ``journeys_from_paths(paths,
+    conversions="conv", value="val")`` (parse), then ``attribute(journeys, "channel")`` of first_touch,
+    last_touch and linear (models). The two take turns going first. Wall and CPU time of each are kept;
+    then each model's credits (conversions and value) are compared per channel with ChannelAttribution's.
+    """
     import contextlib
     import io
 
-    from attribution import FirstTouch, LastTouch, Linear
+    from attribution import FirstTouch, LastTouch, Linear, journeys_from_paths
 
     journeys = make_journeys(n, seed)
     prep_s, paths = timed(lambda: path_frame(journeys))
+    del journeys
+    gc.collect()
     with contextlib.redirect_stdout(io.StringIO()):  # its import prints an advertisement
         import ChannelAttribution as ca
-        ca_s, table = timed(lambda: ca.heuristic_models(paths, "path", "conv", var_value="val", flg_pro=False))
+    models = (FirstTouch(), LastTouch(), Linear())
+
+    def theirs() -> pd.DataFrame:
+        with contextlib.redirect_stdout(io.StringIO()):
+            return ca.heuristic_models(paths, "path", "conv", var_value="val", flg_pro=False)
+
+    def ours() -> tuple[float, float, float, list[pd.DataFrame]]:
+        cpu = time.process_time()
+        parse_s, journeys = timed(lambda: journeys_from_paths(paths, conversions="conv", value="val"))
+        models_s, tables = timed(lambda: [m.attribute(journeys, "channel") for m in models])
+        return parse_s, models_s, time.process_time() - cpu, tables
+
+    times: dict[str, list[float]] = {"ca_s": [], "ca_cpu_s": [], "parse_s": [], "models_s": [], "ours_s": [],
+                                     "ours_cpu_s": []}
+    table, tables = None, None
+    for i in range(runs):
+        for turn in (("ca", "ours") if i % 2 == 0 else ("ours", "ca")):
+            gc.collect()
+            if turn == "ca":
+                cpu = time.process_time()
+                took, table = timed(theirs)
+                times["ca_s"].append(took)
+                times["ca_cpu_s"].append(time.process_time() - cpu)
+            else:
+                parse_s, models_s, cpu_s, tables = ours()
+                times["parse_s"].append(parse_s)
+                times["models_s"].append(models_s)
+                times["ours_s"].append(parse_s + models_s)
+                times["ours_cpu_s"].append(cpu_s)
     table = table.set_index("channel_name")
-    diff = 0.0
-    for ours, theirs in ((FirstTouch(), "first_touch"), (LastTouch(), "last_touch"), (Linear(), "linear_touch")):
-        mine = ours.attribute(journeys, by="channel").set_index("channel")
+    diff, channels, same_channels = 0.0, 0, True
+    for mine, theirs_name in zip(tables, ("first_touch", "last_touch", "linear_touch"), strict=True):
+        mine = mine.set_index("channel")
+        other = table[[f"{theirs_name}_conversions", f"{theirs_name}_value"]]
+        other = other[(other != 0).any(axis=1)]  # channels it lists with nothing credited
+        same_channels &= set(mine.index) == set(other.index)
+        channels = max(channels, len(mine))
         for what in ("conversions", "value"):
-            other = table[f"{theirs}_{what}"].reindex(mine.index).fillna(0.0)
-            scale = max(float(mine[what].abs().max()), 1.0)
-            diff = max(diff, float((mine[what] - other).abs().max()) / scale)
-    return {"paths": len(paths), "prepare_s": prep_s, "heuristic_models_s": ca_s, "max_rel_diff": diff,
-            "rss_peak_mb": max_rss_mb()}
+            a = mine[what].to_numpy(dtype=float)
+            b = other[f"{theirs_name}_{what}"].reindex(mine.index).to_numpy(dtype=float)
+            rel = np.abs(a - b) / np.maximum(np.abs(b), 1e-300)
+            diff = max(diff, float(np.nanmax(np.where(np.isnan(b), np.inf, rel))) if len(a) else 0.0)
+    out: dict[str, Any] = {"journeys": n, "paths": len(paths), "conversions": float(paths["conv"].sum()),
+                           "steps": int(paths["path"].str.count(" > ").sum() + len(paths)),
+                           "prepare_s": prep_s, "runs": runs, "times": times, "channels": channels,
+                           "max_rel_diff": diff, "credits_ok": bool(same_channels and diff <= 1e-9),
+                           "rss_peak_mb": max_rss_mb()}
+    for key, values in times.items():
+        out[key.replace("_s", "_median_s")] = statistics.median(values)
+    out["ratio"] = out["ours_median_s"] / out["ca_median_s"]
+    out["ratio_models"] = out["models_median_s"] / out["ca_median_s"]
+    out["ratio_cpu"] = out["ours_cpu_median_s"] / out["ca_cpu_median_s"]
+    out["heuristic_models_s"] = out["ca_median_s"]  # the name earlier results used
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -323,6 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--seed", type=int, default=7)
     c = sub.add_parser("channelattribution")
     c.add_argument("--journeys", type=int, default=1_000_000)
+    c.add_argument("--runs", type=int, default=3)
     c.add_argument("--seed", type=int, default=7)
     args = p.parse_args(argv)
     if args.command == "report":
@@ -330,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "memory":
         emit(measure_memory(args.journeys, args.runs, args.seed))
     else:
-        emit(measure_channelattribution(args.journeys, args.seed))
+        emit(measure_channelattribution(args.journeys, args.runs, args.seed))
     return 0
 
 
