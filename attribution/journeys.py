@@ -282,16 +282,18 @@ def _split_paths(texts: list[str], separator: str) -> tuple[np.ndarray, np.ndarr
     padded = np.zeros(size + 8 * _MAX_WORDS + 8, dtype=np.uint8)  # reads past the end see zeros
     padded[:size] = np.frombuffer(data, dtype=np.uint8)
     buf = padded[:size]
-    cut = buf == 0  # path boundaries: UTF-8 has a zero byte only for NUL itself
-    if int(np.count_nonzero(cut)) != len(texts) - 1:
+    cut = np.empty(size + 1, dtype=bool)  # where steps end: boundaries and separators, and the end
+    np.equal(buf, 0, out=cut[:size])  # path boundaries: UTF-8 has a zero byte only for NUL itself
+    if int(np.count_nonzero(cut[:size])) != len(texts) - 1:
         return None
+    cut[size] = True
     width = len(sep)
     if size >= width:
         match = buf[:size - width + 1] == sep[0]
         for k in range(1, width):
             match &= buf[k:size - width + 1 + k] == sep[k]
         cut[:size - width + 1] |= match
-    ends = np.append(np.flatnonzero(cut), size)  # where each step ends: a separator, a boundary, the end
+    ends = np.flatnonzero(cut)
     boundary = buf[ends[:-1]] == 0
     hits = ends[:-1][~boundary]
     if len(hits) > 1 and (np.diff(hits) < width).any():
@@ -312,7 +314,7 @@ def _split_paths(texts: list[str], separator: str) -> tuple[np.ndarray, np.ndarr
     for w in range(words):
         np.subtract(lengths, 8 * w, out=rest)
         np.minimum(np.maximum(rest, 0, out=rest), 8, out=rest)  # bytes of the step in this word
-        word = view[starts + 8 * w]
+        word = view[starts + 8 * w if w else starts]
         word &= _BYTE_MASKS[rest]
         word_codes, uniques = pd.factorize(word)
         combined = codes * len(uniques) + word_codes

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import ClassVar
 
 import numpy as np
@@ -28,7 +29,6 @@ class JourneyIndex:
 
     starts: np.ndarray  # row of each journey's first touch
     sizes: np.ndarray   # touches per journey
-    group: np.ndarray   # journey number of every row (0..journeys-1)
 
     @classmethod
     def of(cls, journeys: pd.DataFrame) -> JourneyIndex:
@@ -45,8 +45,12 @@ class JourneyIndex:
                 not np.array_equal(np.diff(np.append(starts, len(journeys))), sizes):
             raise ValueError("journeys must be sorted by conversion_id and position, with position 0..n_touches-1 "
                              "in each conversion (as attribution.build_journeys returns them)")
-        group = np.repeat(np.arange(len(starts)), sizes)
-        return cls(starts, sizes, group)
+        return cls(starts, sizes)
+
+    @cached_property
+    def group(self) -> np.ndarray:
+        """Journey number of every row (0..journeys-1); made on first use."""
+        return np.repeat(np.arange(len(self.starts)), self.sizes)
 
     @property
     def ends(self) -> np.ndarray:
@@ -137,11 +141,17 @@ def credit_table(rows: pd.DataFrame, weights: np.ndarray, by: str | Sequence[str
     if missing:
         raise ValueError(f"cannot group by {', '.join(missing)}: the journeys have no such column")
     count = rows[COUNT].to_numpy(dtype=float) if COUNT in rows else np.ones(len(rows))
+    value = rows["value"].to_numpy(dtype=float)
     # Touches a model gives nothing (first touch: all but the first), or that stand for no conversion, are not listed.
     credited = (weights > 0) & (count > 0)
-    frame = rows.loc[credited, columns].reset_index(drop=True)  # categoricals stay: grouping stays fast
-    frame["conversions"] = weights[credited] * count[credited]
-    frame["value"] = weights[credited] * rows["value"].to_numpy(dtype=float)[credited]
+    if credited.all():
+        frame = rows[columns].reset_index(drop=True)  # categoricals stay: grouping stays fast
+    else:
+        where = np.flatnonzero(credited)  # once, for every column taken
+        frame = rows[columns].take(where).reset_index(drop=True)
+        weights, count, value = weights[where], count[where], value[where]
+    frame["conversions"] = weights * count
+    frame["value"] = weights * value
     return credit_sums(frame, columns, conversions)
 
 
