@@ -20,7 +20,7 @@
 4. ChannelAttribution parity (another fresh process; ``--no-channelattribution`` skips it): the same
    generator's journeys aggregated to one table of distinct paths (path string with " > ", total
    conversions, total value; about 490,000 paths for 1M journeys), the same table given to both tools,
-   ``--runs`` rounds taking turns: ChannelAttribution's ``heuristic_models(paths, "path", "conv",
+   ``--ca-runs`` rounds (default 5) taking turns: ChannelAttribution's ``heuristic_models(paths, "path", "conv",
    var_value="val", flg_pro=False)`` (it parses the strings and computes first, last and linear touch)
    against ours, ``journeys_from_paths(paths, conversions="conv", value="val")`` (parse) then
    first_touch, last_touch and linear ``.attribute(journeys, "channel")`` (models). Medians of wall
@@ -39,7 +39,7 @@ do not add up, or first/last/linear differ from ChannelAttribution's. Results ar
 Usage::
 
     .venv/bin/python bench/attribution/run.py [--reps 5] [--repeat 3] [--runs 3] [--backends sqlite,postgres]
-        [--pg-url URL] [--journeys 1000000] [--no-channelattribution] [--touches 1000000 --people 200000
+        [--pg-url URL] [--journeys 1000000] [--ca-runs 5] [--no-channelattribution] [--touches 1000000 --people 200000
         --conversions 50000]
 
 Environment: ``BENCH_POSTGRES_URL`` (default ``postgresql://postgres@127.0.0.1:5432/test``; the run creates
@@ -221,8 +221,8 @@ def render(store_info: dict[str, Any], backends: list[dict[str, Any]], memory: d
         lines.append(f"store: {c['touchpoints']:,} touchpoints of {c['people']:,} people ({c['clicks']:,} clicks and "
                      f"scans of {c['links']:,} links in {c['campaigns']:,} campaigns, {c['click_bots']:,} by bots; "
                      f"{c['landing_visit_touches']:,} landing visits; {c['offline_touches']:,} offline touches; plus "
-                     f"{c['landing_visits_with_tid']:,} visits carrying a click's tid), {c['conversions']:,} conversions "
-                     f"of {c['converting_people']:,} people over {c['conversion_days']} days; generated in "
+                     f"{c['landing_visits_with_tid']:,} visits carrying a click's tid), {c['conversions']:,} "
+                     f"conversions of {c['converting_people']:,} people over {c['conversion_days']} days; generated in "
                      f"{store_info['generate_s']:.1f} s")
     if backends:
         lines.append("")
@@ -315,19 +315,19 @@ def render_channelattribution(ca: dict[str, Any]) -> list[str]:
     """The parity lines: both tools on one distinct-path table, in one process (quotable as they are)."""
     t = ca["times"]
     runs = lambda key: " ".join(f"{x:.2f}" for x in t[key])  # noqa: E731
-    head = f"{'':<64}{'median s':>9}{'cpu s':>7}{'runs s':>17}{'x CA':>6}"
+    head = f"{'':<64}{'median s':>9}{'cpu s':>7}{'runs s':>26}{'x CA':>6}"
     return [
-        f"ChannelAttribution parity: one table of {ca['paths']:,} distinct paths ({ca['conversions']:,.0f} conversions, "
-        f"{ca['steps']:,} steps, from {ca['journeys']:,} journeys), both tools in one fresh process, "
+        f"ChannelAttribution parity: one table of {ca['paths']:,} distinct paths ({ca['conversions']:,.0f} "
+        f"conversions, {ca['steps']:,} steps, from {ca['journeys']:,} journeys), both tools in one fresh process, "
         f"{ca['runs']} rounds taking turns; medians",
         head, "-" * len(head),
         f"{'ChannelAttribution heuristic_models (parse + first/last/linear)':<64}{ca['ca_median_s']:>9.3f}"
-        f"{ca['ca_cpu_median_s']:>7.2f}{runs('ca_s'):>17}{1:>6.2f}",
+        f"{ca['ca_cpu_median_s']:>7.2f}{runs('ca_s'):>26}{1:>6.2f}",
         f"{'ours: journeys_from_paths + first/last/linear attribute':<64}{ca['ours_median_s']:>9.3f}"
-        f"{ca['ours_cpu_median_s']:>7.2f}{runs('ours_s'):>17}{ca['ratio']:>6.2f}",
-        f"{'  of which journeys_from_paths (parse)':<64}{ca['parse_median_s']:>9.3f}{'':>7}{runs('parse_s'):>17}"
+        f"{ca['ours_cpu_median_s']:>7.2f}{runs('ours_s'):>26}{ca['ratio']:>6.2f}",
+        f"{'  of which journeys_from_paths (parse)':<64}{ca['parse_median_s']:>9.3f}{'':>7}{runs('parse_s'):>26}"
         f"{ca['parse_median_s'] / ca['ca_median_s']:>6.2f}",
-        f"{'  of which the three models alone':<64}{ca['models_median_s']:>9.3f}{'':>7}{runs('models_s'):>17}"
+        f"{'  of which the three models alone':<64}{ca['models_median_s']:>9.3f}{'':>7}{runs('models_s'):>26}"
         f"{ca['ratio_models']:>6.2f}",
         f"credits: first/last/linear x {ca['channels']} channels, conversions and value: max relative difference "
         f"{ca['max_rel_diff']:.1e} ({'ok' if ca['credits_ok'] else 'DIFFERENT'}, tolerance {CA_TOLERANCE:.0e})",
@@ -340,8 +340,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--reps", type=int, default=5, help="report runs (fresh processes) per database (default 5)")
     p.add_argument("--repeat", type=int, default=3, help="full reports per process (default 3)")
-    p.add_argument("--runs", type=int, default=3, help="runs per model in memory, and rounds of the ChannelAttribution "
-                   "comparison (default 3)")
+    p.add_argument("--runs", type=int, default=3, help="runs per model in memory (default 3)")
+    p.add_argument("--ca-runs", type=int, default=5, help="rounds of the ChannelAttribution comparison (default 5)")
     p.add_argument("--journeys", type=int, default=1_000_000, help="journeys held in memory (default 1,000,000)")
     p.add_argument("--people", type=int, default=200_000)
     p.add_argument("--touches", type=int, default=1_000_000)
@@ -357,8 +357,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     for b in args.backends:
         if b not in ("sqlite", "postgres"):
             p.error(f"--backends: unknown database {b!r}; use sqlite and/or postgres")
-    if args.reps < 1 or args.runs < 1 or args.repeat < 1:
-        p.error("--reps, --repeat and --runs must be at least 1")
+    if min(args.reps, args.runs, args.repeat, args.ca_runs) < 1:
+        p.error("--reps, --repeat, --runs and --ca-runs must be at least 1")
     return args
 
 
@@ -400,9 +400,9 @@ def main(argv: list[str] | None = None) -> int:
                 failed = True
         if not args.no_channelattribution:
             try:
-                print(f"ChannelAttribution heuristic_models and ours on the same distinct paths x {args.runs}",
+                print(f"ChannelAttribution heuristic_models and ours on the same distinct paths x {args.ca_runs}",
                       flush=True)
-                ca = run_worker("channelattribution", "--journeys", str(args.journeys), "--runs", str(args.runs))
+                ca = run_worker("channelattribution", "--journeys", str(args.journeys), "--runs", str(args.ca_runs))
             except BenchError as exc:
                 print(f"error in the ChannelAttribution comparison: {exc}", file=sys.stderr, flush=True)
                 failed = True
@@ -426,6 +426,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps({
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "host": platform.node(), "cores": os.cpu_count(),
         "python": platform.python_version(), "reps": args.reps, "repeat": args.repeat, "runs": args.runs,
+        "ca_runs": args.ca_runs,
         "seed": args.seed,
         "targets": {"e2e_sqlite_s": TARGET_E2E_S, "rss_mb": TARGET_RSS_MB, "model_s": TARGET_MODEL_S,
                     "channelattribution_ratio": TARGET_CA_RATIO, "channelattribution_tolerance": CA_TOLERANCE},
