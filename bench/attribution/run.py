@@ -402,7 +402,8 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 print(f"ChannelAttribution heuristic_models and ours on the same distinct paths x {args.ca_runs}",
                       flush=True)
-                ca = run_worker("channelattribution", "--journeys", str(args.journeys), "--runs", str(args.ca_runs))
+                ca = run_worker("channelattribution", "--journeys", str(args.journeys), "--runs", str(args.ca_runs),
+                                "--tolerance", str(CA_TOLERANCE))
             except BenchError as exc:
                 print(f"error in the ChannelAttribution comparison: {exc}", file=sys.stderr, flush=True)
                 failed = True
