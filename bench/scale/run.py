@@ -122,7 +122,7 @@ def parse_size(text: str) -> int:
 # ---- databases -----------------------------------------------------------------------------------
 @contextmanager
 def sqlite_database(tmp: Path, label: str, keep: bool) -> Iterator[str]:
-    path = tmp / f"scale-{label}.db"
+    path = tmp / f"scale-{label.replace(',', '')}.db"
     try:
         yield f"sqlite:///{path}"
     finally:
