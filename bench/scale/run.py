@@ -42,7 +42,7 @@ run or else the last ``scale.json``) and the ratio to it are printed.
 
 Sizes: ``--sizes 1M,10M`` (default: 1M on SQLite, 1M and 10M on PostgreSQL). Measured on the 2-core
 machine (PostgreSQL 15, shared_buffers 128 MB): 1M generates in about 30 s on either database (0.8 GB);
-10M on PostgreSQL in about 6.5 minutes (7.7 GB; 8M clicks take 4.5 of them: every row updates the
+10M on PostgreSQL in 6-7 minutes (7.7 GB; 8M clicks take 4.5-5 of them: every row updates the
 migrations' five click indexes, three of them in random key order, and the partition's foreign key), so
 ``make bench-scale`` takes about 10 minutes. ``--sizes 100M`` is a once-only run (``--backends postgres
 --sizes 100M``, after a run with 10M so that the extrapolation has its reference): it needs about 80 GB
