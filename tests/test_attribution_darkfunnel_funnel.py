@@ -162,7 +162,9 @@ def test_answer_joins_as_the_earliest_touch() -> None:
     assert one["ts"].tolist() == [T - 3 * DAY, T - 3 * DAY, T - DAY]
     head = one.iloc[0]
     assert head["kind"] == "self_report"
-    assert all(pd.isna(head[c]) for c in ("touchpoint_id", "source", "medium", "campaign", "link_code"))
+    assert pd.isna(head["touchpoint_id"])
+    # The answer has no source, medium, campaign or link: named (not set), never blank.
+    assert [head[c] for c in ("source", "medium", "campaign", "link_code")] == ["(not set)"] * 4
     assert not head["is_fallback"]
     assert one["touchpoint_id"].tolist()[1:] == ["a1", "a2"]
 

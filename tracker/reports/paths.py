@@ -60,6 +60,9 @@ ELEMENT_DIMENSIONS = ("channel", "source", "medium", "campaign", "link_code", "k
 NO_KEY = "\x1f"  # a missing text key in the JSON key lists (NULL does not join); PostgreSQL text cannot hold NUL
 UNMAPPED = -1  # a touch whose key the element list lacked (written meanwhile): the paths are read again
 MAX_TRIES = 3
+# PostgreSQL: memory for the report's sorts and hashes, for its transaction only (SET LOCAL): the default
+# 4 MB sends the sort of a window's journey rows to disk.
+REPORT_WORK_MEM = "64MB"
 
 
 @dataclass(frozen=True)
@@ -237,8 +240,13 @@ def _maps(d: _Dialect) -> str:
     a read-only replica of PostgreSQL could not have.
     """
     if d.postgres:
-        return ", ".join(f"{name} AS ({d.keys(name, keys)})" for name, keys in MAPS.items())
+        return ", ".join(f"{name} AS MATERIALIZED ({d.keys(name, keys)})" for name, keys in MAPS.items())
     return ", ".join(f"{name} AS (SELECT * FROM temp.report_{name})" for name in MAPS)
+
+
+def _prepare(session: Session, d: _Dialect) -> None:
+    if d.postgres:
+        session.execute(sa.text(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'"))
 
 
 def _sqlite_maps(session: Session, keys: dict[str, list[dict[str, Any]]]) -> None:
@@ -267,14 +275,40 @@ def _conversions_sql(d: _Dialect, *, types: bool, since_previous: bool, lookback
             f"FROM conv_all WHERE ts >= :start)")
 
 
+# The columns each touch table's branch reads (PostgreSQL materialises them with the conversion's id and time).
+TOUCH_READS = {
+    "clicks": "person_id, ts, tid, utm_source, utm_medium, link_id, is_bot",
+    "landing_visits": "person_id, ts, id, utm_source, utm_medium, utm_campaign, referrer_host, page, is_touch, is_bot",
+    "offline_touches": "person_id, ts, id, utm_source, kind, channel, campaign_id",
+}
+
+
 def _journey_rows_sql(d: _Dialect, *, age: bool) -> str:
-    """CTE ``j`` (cid, ts, tpid, e[, age]): every conversion's eligible touches."""
-    owner = ("FROM conv c JOIN {table} t ON t.person_id = c.person_id AND t.ts >= c.lo AND t.ts <= c.ts "
-             "AND (c.prev IS NULL OR t.ts > c.prev)")
-    age_column = f", {d.age_seconds('c.ts', 't.ts')} AS age" if age else ""
-    branches = [b.replace("{cols}", "c.id AS cid").replace("{age}", age_column)
-                for b in _touch_branches(d, owner, "")]
-    return "j AS (" + " UNION ALL ".join(branches) + ")"
+    """CTE ``j`` (cid, ts, tpid, e[, age]): every conversion's eligible touches.
+
+    SQLite drives the join from the conversions through the ``(person_id, ts, ...)`` indexes. On
+    PostgreSQL the touch tables are read once for the report's whole range (constant bounds, so only
+    the window's monthly partitions are scanned) and hash-joined to the conversions; the rows are
+    materialised before the key lists are joined, which a nested plan would otherwise rehash once per
+    conversion. (A LATERAL index-only range scan per conversion measured slower at 10M touchpoints:
+    10.2 s against 9.2 s for the report, on a machine also running the test suite.)
+    """
+    condition = "t.person_id = c.person_id AND t.ts >= c.lo AND t.ts <= c.ts AND (c.prev IS NULL OR t.ts > c.prev)"
+    if not d.postgres:
+        owner = "FROM conv c JOIN {table} t ON " + condition
+        age_column = f", {d.age_seconds('c.ts', 't.ts')} AS age" if age else ""
+        branches = [b.replace("{cols}", "c.id AS cid").replace("{age}", age_column)
+                    for b in _touch_branches(d, owner, "")]
+        return "j AS (" + " UNION ALL ".join(branches) + ")"
+    raw = ", ".join(
+        f"jr_{table} AS MATERIALIZED (SELECT c.id AS cid, c.ts AS cts, "
+        f"{', '.join('t.' + column.strip() for column in reads.split(','))} "
+        f"FROM {table} t JOIN conv c ON {condition} WHERE t.ts >= :klo AND t.ts <= :end)"
+        for table, reads in TOUCH_READS.items())
+    age_column = f", {d.age_seconds('t.cts', 't.ts')} AS age" if age else ""
+    branches = [b.replace("{cols}", "t.cid AS cid").replace("{age}", age_column)
+                for b in _touch_branches(d, "FROM jr_{table} t", "")]
+    return raw + ", j AS (" + " UNION ALL ".join(branches) + ")"
 
 
 def _key_sql(d: _Dialect, *, people: bool, types: bool) -> list[str]:
@@ -436,6 +470,7 @@ def load_paths(session: Session, settings: Settings, *, start: datetime, end: da
         the period's end.
     """
     d = _Dialect(session.connection().dialect.name)
+    _prepare(session, d)
     dims = tuple(dict.fromkeys(["channel", *dims]))
     lookback = timedelta(days=lookback_days)
     params: dict[str, Any] = {"start": start, "end": end, "clo": start - lookback, "z": NO_KEY,
@@ -512,6 +547,7 @@ def time_decay_sums(session: Session, settings: Settings, *, start: datetime, en
     answer, with that option).
     """
     d = _Dialect(session.connection().dialect.name)
+    _prepare(session, d)
     dims = tuple(dict.fromkeys(["channel", *dims]))
     lookback = timedelta(days=lookback_days)
     params: dict[str, Any] = {"start": start, "end": end, "clo": start - lookback, "z": NO_KEY,
