@@ -125,7 +125,8 @@ def self_report_as_first_touch(journeys: pd.DataFrame) -> pd.DataFrame:
     """Return journeys where each tied answer's channel joins its journey as the earliest touch.
 
     The added touch has the time of the journey's first tracked touch and is ordered before it
-    (``kind`` ``self_report``, no touchpoint id; source, medium, campaign and link ``(not set)``); a ``[Direct]`` fallback
+    (``kind`` ``self_report``, no touchpoint id; source, medium, campaign and link ``(not set)``); a
+    ``[Direct]`` fallback
     journey becomes ``[answer channel]``. Journeys without an answer are unchanged. The input is not
     modified.
 

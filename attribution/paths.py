@@ -113,7 +113,7 @@ def non_converting_journeys(touchpoints: pd.DataFrame, conversions: pd.DataFrame
 
 def path_table(journeys: pd.DataFrame, non_converting: pd.DataFrame | None = None,
                by: str | Sequence[str] = "channel", *, separator: str = " > ", joiner: str = " / ") -> pd.DataFrame:
-    """Return ChannelAttribution's input table: ``path``, ``total_conversions``, ``total_conversion_value``, ``total_null``.
+    """Return ChannelAttribution's input table: path, total conversions, total conversion value, total null.
 
     ``journeys`` are converting journeys (as :func:`attribution.build_journeys` gives them);
     ``non_converting`` as :func:`non_converting_journeys` gives them. Sorted by path.

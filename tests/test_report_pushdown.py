@@ -11,7 +11,6 @@ must agree to 1e-9; the paths export must equal ``attribution.path_table`` on th
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import pandas as pd

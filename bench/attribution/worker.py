@@ -28,6 +28,7 @@ credits per channel compared with ChannelAttribution's (relative difference <= 1
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import json
 import resource
@@ -305,7 +306,7 @@ def measure_channelattribution(n: int, runs: int, seed: int, tolerance: float = 
     from attribution import FirstTouch, LastTouch, Linear, journeys_from_paths
 
     journeys = make_journeys(n, seed)
-    prep_s, paths = timed(lambda: path_frame(journeys))
+    prep_s, paths = timed(functools.partial(path_frame, journeys))
     del journeys
     gc.collect()
     with contextlib.redirect_stdout(io.StringIO()):  # its import prints an advertisement

@@ -15,9 +15,9 @@ straddles the cut-off and the default partition. SQLite deletes row by row as al
 
 The service purges once a day by itself: the first drain of the click spool in a worker process starts
 a daemon thread that purges and then sleeps a day (on PostgreSQL the same thread also creates the
-months ahead, :func:`tracker.partitions.ensure_partitions`, retention on or off); a lock file in the instance folder and the time of
-the last run (``retention_marks``) keep it to one purge a day across processes and machines sharing the
-database. ``tracker retention purge`` runs it at once.
+months ahead, :func:`tracker.partitions.ensure_partitions`, retention on or off); a lock file in the
+instance folder and the time of the last run (``retention_marks``) keep it to one purge a day across
+processes and machines sharing the database. ``tracker retention purge`` runs it at once.
 
 Attribution needs raw touches. A report whose touches reach before the cut-off says so:
 :func:`retention_note` gives ``{"raw_clicks_since": ..., "message": ...}``, which the reports' JSON

@@ -183,7 +183,7 @@ class _Dialect:
         return 'ts, tpid COLLATE "C"' if self.postgres else "ts, tpid"
 
     def paths(self, rows: str, key: str) -> str:
-        """Per ``key`` of ``rows`` (ts, tpid, e): the element ids in journey order, joined by spaces, and their number."""
+        """Per ``key`` of ``rows`` (ts, tpid, e): the element ids in journey order joined by spaces, and how many."""
         if self.postgres:
             return (f"SELECT {key}, string_agg(CAST(e AS text), ' ' ORDER BY {self.order}) AS path, count(*) AS n "
                     f"FROM {rows} GROUP BY {key}")
@@ -504,7 +504,8 @@ def _converting(session: Session, d: _Dialect, params: dict[str, Any], lookback_
                 types: Sequence[str] | None, since_previous: bool, answered: bool, direct: int) -> pd.DataFrame:
     answer = "COALESCE(a.e, -1)" if answered else "-1"
     join_answer = f" LEFT JOIN ({d.keys('tie', ANSWER_KEYS)}) AS a ON a.cid = c.id" if answered else ""
-    sql = (f"WITH {_conversions_sql(d, types=bool(types), since_previous=since_previous, lookback_days=lookback_days)}, "
+    conversions = _conversions_sql(d, types=bool(types), since_previous=since_previous, lookback_days=lookback_days)
+    sql = (f"WITH {conversions}, "
            f"{_maps(d)}, {_journey_rows_sql(d, age=False)}, p AS ({d.paths('j', 'cid')}) "
            f"SELECT COALESCE(p.path, '') AS path, {answer} AS answer, count(*) AS conversions, "
            f"CAST(sum(c.value) AS {d.real}) AS value, sum(COALESCE(p.n, 0)) AS touches "
@@ -515,7 +516,8 @@ def _converting(session: Session, d: _Dialect, params: dict[str, Any], lookback_
     paths = [np.array([direct], dtype=np.int64) if f else p for p, f in zip(paths, fallback, strict=True)]
     return pd.DataFrame({"path": pd.Series(paths, dtype=object), "answer": frame["answer"].astype(np.int64),
                          "fallback": fallback, "conversions": frame["conversions"].astype(np.int64),
-                         "value": frame["value"].astype(float).fillna(0.0), "touches": frame["touches"].astype(np.int64)})
+                         "value": frame["value"].astype(float).fillna(0.0),
+                         "touches": frame["touches"].astype(np.int64)})
 
 
 def _non_converting(session: Session, d: _Dialect, params: dict[str, Any], types: Sequence[str] | None) -> pd.DataFrame:
@@ -568,7 +570,9 @@ def time_decay_sums(session: Session, settings: Settings, *, start: datetime, en
         if not d.postgres:
             _sqlite_maps(session, elements.keys)
         head = "CASE WHEN a.e IS NULL THEN 0 ELSE s.head END"
-        sql = (f"WITH {_conversions_sql(d, types=bool(types), since_previous=since_previous_conversion, lookback_days=lookback_days)}, "
+        conversions = _conversions_sql(d, types=bool(types), since_previous=since_previous_conversion,
+                                       lookback_days=lookback_days)
+        sql = (f"WITH {conversions}, "
                f"{_maps(d)}, {_journey_rows_sql(d, age=True)}, a AS ({d.keys('tie', ANSWER_KEYS)}), "
                "w AS (SELECT cid, e, age, min(age) OVER (PARTITION BY cid) AS young, "
                "max(age) OVER (PARTITION BY cid) AS old FROM j), "

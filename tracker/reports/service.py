@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 from attribution import (
     MODELS,
     build_journeys,
-    compare,
     cost_metrics,
     cycle_times,
     dark_funnel,
