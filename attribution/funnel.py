@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["ENTRY", "NO_SEGMENT", "cost_metrics", "cycle_times", "funnel_stages"]
+__all__ = ["ENTRY", "NO_SEGMENT", "cost_metrics", "cycle_times", "funnel_stages", "stage_table"]
 
 ENTRY = "entry"
 NO_SEGMENT = "(none)"
@@ -57,20 +57,45 @@ def funnel_stages(entrants: pd.Series, conversions: pd.DataFrame, stages: Sequen
         pd.DataFrame({"person_id": conv["person_id"].to_numpy(), "stage": conv["type"].map(rank).to_numpy()}),
     ], ignore_index=True).drop_duplicates()
     if segments is not None:
-        reached["segment"] = reached["person_id"].map(segments).fillna(NO_SEGMENT).astype(object)
+        segment = reached["person_id"].map(segments).astype(object)  # object first: no segment at all is float NaN
+        reached["segment"] = segment.where(segment.notna(), NO_SEGMENT)
     else:
         reached["segment"] = ""
     names = [ENTRY, *stages]
     if cumulative:
         top = reached.groupby(["segment", "person_id"], sort=False)["stage"].max().reset_index()
-        counts = top.groupby(["segment", "stage"]).size().unstack(fill_value=0)
-        counts = counts.reindex(columns=range(len(names)), fill_value=0)
-        counts = counts.iloc[:, ::-1].cumsum(axis=1).iloc[:, ::-1]  # reached k or later
-    else:
-        counts = reached.groupby(["segment", "stage"]).size().unstack(fill_value=0)
-        counts = counts.reindex(columns=range(len(names)), fill_value=0)
+        furthest = top.groupby(["segment", "stage"]).size().rename("people").reset_index()
+        return stage_table(furthest, stages, segmented=segments is not None)
+    counts = reached.groupby(["segment", "stage"]).size().unstack(fill_value=0)
+    counts = counts.reindex(columns=range(len(names)), fill_value=0)
+    return _table(counts, names, segmented=segments is not None)
+
+
+def stage_table(furthest: pd.DataFrame, stages: Sequence[str], *, segmented: bool = False) -> pd.DataFrame:
+    """Return the cumulative stage table from people counted by the furthest stage they reached.
+
+    ``furthest`` has ``stage`` (0 for entry only, k for the k-th of ``stages``), ``people`` and, when
+    ``segmented``, ``segment``; rows of the same (segment, stage) are added up. The table is the one
+    :func:`funnel_stages` returns: a report can count people in the database and hand over only this.
+
+    Examples
+    --------
+    >>> stage_table(pd.DataFrame({"stage": [0, 1, 2], "people": [2, 2, 1]}), ["lead", "purchase"]) \\
+    ...     [["stage", "people"]].values.tolist()
+    [['entry', 5], ['lead', 3], ['purchase', 1]]
+    """
+    names = [ENTRY, *stages]
+    frame = furthest.assign(segment=furthest["segment"].astype(object) if segmented else "")
+    counts = frame.groupby(["segment", "stage"])["people"].sum().unstack(fill_value=0)
+    counts = counts.reindex(columns=range(len(names)), fill_value=0)
+    counts = counts.iloc[:, ::-1].cumsum(axis=1).iloc[:, ::-1]  # reached k or later
+    return _table(counts, names, segmented=segmented)
+
+
+def _table(counts: pd.DataFrame, names: list[str], *, segmented: bool) -> pd.DataFrame:
+    """People per segment (rows) and stage (columns) -> the stage table with rates."""
     if counts.empty:
-        counts = pd.DataFrame(0, index=pd.Index([""] if segments is None else [], name="segment"),
+        counts = pd.DataFrame(0, index=pd.Index([] if segmented else [""], name="segment"),
                               columns=range(len(names)))
     people = counts.to_numpy(dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -85,7 +110,7 @@ def funnel_stages(entrants: pd.Series, conversions: pd.DataFrame, stages: Sequen
         "drop_off": 100 - rate.ravel(),
         "overall": overall.ravel(),
     })
-    if segments is None:
+    if not segmented:
         return table.drop(columns="segment")
     # Largest segments (by entry) first.
     size = table.groupby("segment", sort=False)["people"].transform("first")

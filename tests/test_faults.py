@@ -400,6 +400,9 @@ def test_database_stops_mid_load_and_comes_back(cluster: pg_support.ThrowawayPos
             unknown = client.post("/api/v1/conversions", json={"external_id": "d-5", "type": "lead"},
                                   headers={"Authorization": f"Bearer {other_key}"})
             assert unknown.status_code == 503 and unknown.json["error"]["code"] == "unavailable"
+            report = client.get("/api/v1/reports/attribution", headers=auth)  # reports say why, never a 500
+            assert report.status_code == 503 and report.json["error"]["code"] == "unavailable"
+            assert "database is unavailable" in report.json["error"]["message"]
             time.sleep(1.0)
         finally:
             cluster.start()

@@ -6,7 +6,8 @@ answers by option, free text and conversion id; timestamps with microseconds, eq
 touches exactly at a lookback bound) to SQLite or PostgreSQL, then runs the same report twice:
 ``engine="database"`` (paths aggregated in SQL) and ``engine="memory"`` (every touch read into
 pandas, ``attribution.build_journeys``), for every model and option. Credits, shares and counts
-must agree to 1e-9; the paths export must equal ``attribution.path_table`` on the in-memory journeys.
+must agree to 1e-9, the dark funnel and the funnel (people per stage and segment, cost credits)
+exactly; the paths export must equal ``attribution.path_table`` on the in-memory journeys.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from tracker.links.models import Campaign, Link
 from tracker.redirects.models import Click
 from tracker.reports.loading import load_answers, load_conversions, load_touchpoints
 from tracker.reports.params import BY_COLUMNS, MODEL_NAMES, parse_params
-from tracker.reports.service import attribution_report, dark_funnel_report, paths_report
+from tracker.reports.service import attribution_report, dark_funnel_report, funnel_report, paths_report
 from tracker.selfreports.models import SelfReport
 from tracker.touchpoints.models import LandingVisit, OfflineTouch
 
@@ -193,6 +194,30 @@ def test_pushed_down_reports_equal_the_in_memory_reference(shop: Any, store: dic
         gap_memory = dark_funnel_report(session, config, gap_params, engine="memory")
         for name in ("conversions", "answered", "dark", "by_channel", "first_touch_matrix", "last_touch_matrix"):
             assert gap_db[name] == gap_memory[name], name
+
+        # The funnel: people by stage (and segment), its costs' credits, from both engines.
+        funnel_raw = {k: v for k, v in gap_raw.items() if k != "conversion_type"}
+        funnel_raw["model"] = "self_reported" if "self_reported" in raw["model"] else raw["model"].split(",")[-1]
+        if raw["by"] in ("channel", "campaign"):
+            funnel_raw["by"] = raw["by"]
+        segment = raw["by"].split(",")[0]
+        funnel_raw["segment"] = "self_reported" if raw["self_report_as_first_touch"] == "true" else segment
+        funnel_params = parse_params(funnel_raw, config, default_models=("linear",))
+        funnel_db = funnel_report(session, config, funnel_params, engine="database")
+        funnel_memory = funnel_report(session, config, funnel_params, engine="memory")
+        assert funnel_db["rows"] == funnel_memory["rows"]
+        for got_period, want_period in zip(funnel_db["periods"], funnel_memory["periods"], strict=True):
+            for name in ("sales", "revenue", "cycle_time_days", "cost_model"):
+                assert got_period[name] == want_period[name], name
+            got_costs = {r[funnel_params.by[0]]: r for r in got_period["costs"]}
+            want_costs = {r[funnel_params.by[0]]: r for r in want_period["costs"]}
+            assert got_costs.keys() == want_costs.keys()
+            for key, row in want_costs.items():
+                for column, value in row.items():
+                    if isinstance(value, float):
+                        assert got_costs[key][column] == pytest.approx(value, rel=1e-9, abs=1e-9), (key, column)
+                    else:
+                        assert got_costs[key][column] == value, (key, column)
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,

@@ -53,7 +53,7 @@ from tracker.db import UTCDateTime
 from tracker.links.models import Campaign
 from tracker.reports.loading import fetch_frame, links_frame, offline_channels, visit_channels
 
-__all__ = ["ELEMENT_DIMENSIONS", "Paths", "load_paths", "path_strings", "time_decay_sums"]
+__all__ = ["ELEMENT_DIMENSIONS", "Paths", "funnel_counts", "load_paths", "path_strings", "time_decay_sums"]
 
 # Every dimension an element can carry (the touch columns reports group by).
 ELEMENT_DIMENSIONS = ("channel", "source", "medium", "campaign", "link_code", "kind")
@@ -62,7 +62,7 @@ UNMAPPED = -1  # a touch whose key the element list lacked (written meanwhile): 
 MAX_TRIES = 3
 # PostgreSQL: memory for the report's sorts and hashes, for its transaction only (SET LOCAL): the default
 # 4 MB sends the sort of a window's journey rows to disk.
-REPORT_WORK_MEM = "64MB"
+REPORT_WORK_MEM = "128MB"
 
 
 @dataclass(frozen=True)
@@ -249,10 +249,11 @@ def _prepare(session: Session, d: _Dialect) -> None:
         session.execute(sa.text(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'"))
 
 
-def _sqlite_maps(session: Session, keys: dict[str, list[dict[str, Any]]]) -> None:
+def _sqlite_maps(session: Session, keys: dict[str, list[dict[str, Any]]],
+                 tables: dict[str, tuple[tuple[str, str], ...]] = MAPS) -> None:
     """Fill this connection's temporary key tables (SQLite), each with an index on its keys."""
     connection = session.connection()
-    for name, columns in MAPS.items():
+    for name, columns in tables.items():
         names = [c for c, _ in columns]
         connection.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS report_{name} ({', '.join(names)})")
         connection.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS temp.report_{name}_keys ON report_{name} "
@@ -269,9 +270,12 @@ def _conversions_sql(d: _Dialect, *, types: bool, since_previous: bool, lookback
     type_filter = " AND type IN :types" if types else ""
     prev = ", LAG(ts) OVER (PARTITION BY person_id, type ORDER BY ts, id) AS prev" if since_previous else \
         ", CAST(NULL AS TIMESTAMP) AS prev" if d.postgres else ", NULL AS prev"
-    return (f"conv_all AS (SELECT id, person_id, ts, value{prev} FROM conversions "
+    # PostgreSQL: inlined where used, so the planner keeps the statistics of conversions.person_id (a
+    # materialised CTE has none: it then hashes the window's millions of touches instead of the conversions).
+    inline = " NOT MATERIALIZED" if d.postgres else ""
+    return (f"conv_all AS{inline} (SELECT id, person_id, ts, value{prev} FROM conversions "
             f"WHERE ts >= :clo AND ts < :end{type_filter}), "
-            f"conv AS (SELECT id, person_id, ts, value, prev, {d.lower_bound('ts', lookback_days)} AS lo "
+            f"conv AS{inline} (SELECT id, person_id, ts, value, prev, {d.lower_bound('ts', lookback_days)} AS lo "
             f"FROM conv_all WHERE ts >= :start)")
 
 
@@ -301,7 +305,7 @@ def _journey_rows_sql(d: _Dialect, *, age: bool) -> str:
                     for b in _touch_branches(d, owner, "")]
         return "j AS (" + " UNION ALL ".join(branches) + ")"
     raw = ", ".join(
-        f"jr_{table} AS MATERIALIZED (SELECT c.id AS cid, c.ts AS cts, "
+        f"jr_{table} AS (SELECT c.id AS cid, c.ts AS cts, "
         f"{', '.join('t.' + column.strip() for column in reads.split(','))} "
         f"FROM {table} t JOIN conv c ON {condition} WHERE t.ts >= :klo AND t.ts <= :end)"
         for table, reads in TOUCH_READS.items())
@@ -314,8 +318,11 @@ def _journey_rows_sql(d: _Dialect, *, age: bool) -> str:
 def _key_sql(d: _Dialect, *, people: bool, types: bool) -> list[str]:
     """The distinct raw keys of each touch table in [:klo, :end] (of the conversions' people when ``people``)."""
     type_filter = " AND type IN :types" if types else ""
+    # SQLite reads the people's touches through the (person_id, ts) indexes; PostgreSQL scans the window's
+    # partitions once (a semi-join with the people measured twice as slow at 10M touchpoints), which lists
+    # a few more keys than the journeys use, all of them mapped.
     who = (f" AND t.person_id IN (SELECT person_id FROM conversions WHERE ts >= :start AND ts < :end{type_filter})"
-           if people else "")
+           if people and not d.postgres else "")
     window = f" AND t.ts >= :klo AND t.ts <= :end{who}"
     return [
         f"SELECT DISTINCT t.utm_source, t.utm_medium, t.link_id FROM clicks t "
@@ -426,7 +433,7 @@ def _bound(sql: str, params: dict[str, Any]) -> sa.TextClause:
             continue
         if isinstance(value, datetime):
             binds.append(sa.bindparam(name, value, type_=UTCDateTime()))
-        elif name == "types":
+        elif name in ("types", "stages"):
             binds.append(sa.bindparam(name, list(value), expanding=True))
         else:
             binds.append(sa.bindparam(name, value))
@@ -602,4 +609,67 @@ def time_decay_sums(session: Session, settings: Settings, *, start: datetime, en
         credited["conversions"] = sums["conversions"].astype(float).to_numpy()
         credited["value"] = sums["value"].astype(float).fillna(0.0).to_numpy()
         return credited, int(count)
+    raise RuntimeError("touches with new channel keys kept arriving while the report read them; try again")
+
+
+SEGMENT_KEYS = (("pid", "text"), ("label", "text"))
+
+
+def funnel_counts(session: Session, settings: Settings, *, start: datetime, end: datetime, stages: Sequence[str],
+                  segment: str | None = None, said: dict[str, str] | None = None) -> pd.DataFrame:
+    """Count the period's people by segment and the furthest funnel stage they reached, in the database.
+
+    People are those with a non-bot touch in ``start <= ts < end`` (entry, stage 0) and those with a
+    conversion of one of ``stages`` there (stage k for the k-th type; the furthest counts). A
+    person's segment is the ``segment`` dimension of their first touch in the period (by
+    ``(ts, touchpoint_id)``), or ``said[person_id]`` (the channel of their latest answer) when
+    ``said`` is given; people without one are ``(none)``. Returns ``segment``, ``stage``, ``people``:
+    one row per (segment, stage), whatever the number of touches, for
+    :func:`attribution.funnel.stage_table`.
+    """
+    from attribution.funnel import NO_SEGMENT
+
+    d = _Dialect(session.connection().dialect.name)
+    _prepare(session, d)
+    dims = tuple(dict.fromkeys(["channel", segment or "channel"]))
+    params: dict[str, Any] = {"start": start, "end": end, "klo": start, "z": NO_KEY, "stages": list(stages),
+                              **{f"rank{k:03d}": name for k, name in enumerate(stages)}}
+    ranks = " ".join(f"WHEN :rank{k:03d} THEN {k + 1}" for k in range(len(stages)))
+    segments = [{"pid": p, "label": label} for p, label in (said or {}).items()]
+    for _ in range(MAX_TRIES):
+        elements = _elements(session, settings, d, dims, {**params, "end": end - timedelta(microseconds=1)},
+                             people=False, types=False)
+        params.update({name: json.dumps(rows) for name, rows in elements.keys.items()})
+        params["segments"] = json.dumps(segments)
+        if d.postgres:
+            segment_map = d.keys("segments", SEGMENT_KEYS)
+        else:
+            _sqlite_maps(session, {**elements.keys, "segments": segments}, {**MAPS, "segments": SEGMENT_KEYS})
+            segment_map = "SELECT * FROM temp.report_segments"
+        branches = [b.replace("{cols}", "t.person_id AS pid").replace("{age}", "")
+                    for b in _touch_branches(d, "FROM {table} t", " AND t.ts >= :start AND t.ts < :end")]
+        first = (f"SELECT pid, e FROM (SELECT pid, e, row_number() OVER (PARTITION BY pid ORDER BY {d.order}) AS rn "
+                 "FROM t) AS ordered WHERE rn = 1") if segment else "SELECT DISTINCT pid, -2 AS e FROM t"
+        sql = (f"WITH {_maps(d)}, t AS ({' UNION ALL '.join(branches)}), f AS ({first}), "
+               f"top AS (SELECT person_id AS pid, max(CASE type {ranks} END) AS stage FROM conversions "
+               "WHERE ts >= :start AND ts < :end AND type IN :stages GROUP BY person_id), "
+               f"s AS ({segment_map}), "
+               "people AS (SELECT COALESCE(f.pid, top.pid) AS pid, COALESCE(f.e, -2) AS e, "
+               "COALESCE(top.stage, 0) AS stage FROM f FULL OUTER JOIN top ON top.pid = f.pid) "
+               "SELECT people.e, s.label, people.stage, count(*) FROM people LEFT JOIN s ON s.pid = people.pid "
+               "GROUP BY 1, 2, 3")
+        frame = fetch_frame(session, _bound(sql, params), ("e", "label", "stage", "people"), times=())
+        if (frame["e"] == UNMAPPED).any():
+            continue
+        if said is not None:
+            label = frame["label"].astype(object).where(frame["label"].notna(), NO_SEGMENT)
+        elif segment:
+            values = elements.categorical()[segment].astype(object).to_numpy()
+            e = frame["e"].to_numpy(dtype=np.int64)
+            label = pd.Series(np.where(e >= 0, values[np.maximum(e, 0)] if len(values) else NO_SEGMENT, NO_SEGMENT),
+                              dtype=object)
+        else:
+            label = pd.Series("", index=frame.index, dtype=object)
+        return pd.DataFrame({"segment": label.to_numpy(), "stage": frame["stage"].astype(np.int64).to_numpy(),
+                             "people": frame["people"].astype(np.int64).to_numpy()})
     raise RuntimeError("touches with new channel keys kept arriving while the report read them; try again")

@@ -26,6 +26,7 @@ from attribution import (
     funnel_stages,
     self_report_as_first_touch,
 )
+from attribution.funnel import stage_table
 from attribution.models.base import credit_sums
 from attribution.paths import PATH_COLUMNS
 from attribution.selfreports import TIE_WINDOW, tie_answers
@@ -41,7 +42,7 @@ from tracker.reports.loading import (
     load_touchpoints,
 )
 from tracker.reports.params import BY_COLUMNS, Period, ReportParams
-from tracker.reports.paths import Paths, load_paths, path_strings, time_decay_sums
+from tracker.reports.paths import Paths, funnel_counts, load_paths, path_strings, time_decay_sums
 
 __all__ = ["ENGINES", "UNASSIGNED", "Inputs", "attribution_report", "credits", "dark_funnel_report", "funnel_report",
            "load_inputs", "paths_report"]
@@ -367,20 +368,25 @@ def _note_retention(report: dict[str, Any], session: Session, settings: Settings
 def _funnel_period(session: Session, settings: Settings, params: ReportParams, label: str,
                    period: Period, engine: str) -> dict[str, Any]:
     funnel = list(settings.funnel)
-    last_instant = period.end - timedelta(microseconds=1)
-    touches = load_touchpoints(session, settings, period.start, last_instant)
-    touches = touches[~touches["is_bot"].to_numpy()]
     conversions = load_conversions(session, period.start, period.end, funnel)
 
-    segments = None
+    said = None
     if params.segment == "self_reported":
         answers = load_answers(session, settings, period.start - TIE_WINDOW, period.end + TIE_WINDOW)
-        segments = answers.sort_values(["ts", "answer_id"]).groupby("person_id")["channel"].last()
-    elif params.segment is not None:
-        column = BY_COLUMNS[params.segment]
-        first = touches.sort_values(["ts", "touchpoint_id"]).drop_duplicates("person_id")
-        segments = first.set_index("person_id")[column].astype(object)
-    stages = funnel_stages(touches["person_id"], conversions, funnel, segments=segments)
+        said = answers.sort_values(["ts", "answer_id"]).groupby("person_id")["channel"].last()
+    dimension = BY_COLUMNS[params.segment] if params.segment not in (None, "self_reported") else None
+    if engine == "memory":
+        touches = load_touchpoints(session, settings, period.start, period.end - timedelta(microseconds=1))
+        touches = touches[~touches["is_bot"].to_numpy()]
+        segments = said
+        if dimension is not None:
+            first = touches.sort_values(["ts", "touchpoint_id"]).drop_duplicates("person_id")
+            segments = first.set_index("person_id")[dimension].astype(object)
+        stages = funnel_stages(touches["person_id"], conversions, funnel, segments=segments)
+    else:  # people counted by segment and furthest stage in the database: no touch crosses into Python
+        furthest = funnel_counts(session, settings, start=period.start, end=period.end, stages=funnel,
+                                 segment=dimension, said=None if said is None else said.to_dict())
+        stages = stage_table(furthest, funnel, segmented=params.segment is not None)
 
     sales = conversions[conversions["type"] == funnel[-1]]
     buyers = sa.select(Conversion.person_id).where(Conversion.ts >= period.start, Conversion.ts < period.end,
