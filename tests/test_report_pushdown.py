@@ -44,9 +44,9 @@ ANSWERS = [("search", None), ("friend", None), (None, "heard it on a podcast"), 
 
 
 def instants() -> st.SearchStrategy[datetime]:
-    """Times around BASE: whole minutes (many ties) or with microseconds."""
+    """Times around BASE: whole minutes (many ties) or with microseconds (.999999 included: SQLite rounds it)."""
     minutes = st.integers(-60 * 24 * 12, 60 * 24 * 12)
-    micros = st.one_of(st.just(0), st.integers(0, 999_999))
+    micros = st.one_of(st.just(0), st.just(999_999), st.integers(0, 999_999))
     return st.builds(lambda m, u: BASE + timedelta(minutes=m, microseconds=u), minutes, micros)
 
 
@@ -258,3 +258,28 @@ def test_paths_export_equals_the_in_memory_path_table(shop: Any, store: dict[str
         assert got["total_null"].tolist() == expected["total_null"].astype(int).tolist()
         assert got["total_conversion_value"].astype(float).tolist() == pytest.approx(
             expected["total_conversion_value"].astype(float).tolist(), rel=1e-9, abs=1e-9)
+
+
+def test_a_touch_at_the_lookback_bound_to_the_microsecond_is_in_the_journey(shop: Any) -> None:
+    """SQLite's date functions round .999999 s up to the next second: the bound and the ages must not."""
+    config = shop.config["SETTINGS"]
+    conversion = BASE.replace(microsecond=999_999)
+    touch = {"kind": "offline", "person": "p0", "bot": False, "link": 0, "via": "link", "source": None,
+             "medium": None, "campaign": None, "host": None, "page": None, "is_touch": True,
+             "offline_kind": "event", "channel": "Events", "campaign_ref": None}
+    store = {"conversions": [{"person": "p0", "ts": conversion, "type": "lead", "value": 10}],
+             "touches": [{**touch, "ts": conversion - timedelta(days=1)},  # exactly at the bound: in
+                         {**touch, "ts": conversion - timedelta(days=1, microseconds=1), "channel": "PR"},  # out
+                         {**touch, "ts": conversion - timedelta(hours=12), "channel": "Podcast"}],
+             "answers": []}
+    with get_db(shop).Session() as session:
+        write(session, store)
+        params = parse_params({"from": BASE.date().isoformat(), "to": BASE.date().isoformat(), "lookback_days": "1",
+                               "model": "first_touch,time_decay", "half_life_days": "0.5"}, config)
+        database = attribution_report(session, config, params, engine="database")
+        memory = attribution_report(session, config, params, engine="memory")
+    assert_same_credits(database, memory, ["channel"])
+    rows = {(r["model"], r["channel"]): r["conversions"] for r in database["rows"]}
+    assert rows[("first_touch", "Events")] == 1 and ("first_touch", "PR") not in rows
+    # Ages of 24 h and 12 h with a half-life of 12 h: weights 1/4 and 1/2, normalised to 1/3 and 2/3.
+    assert rows[("time_decay", "Events")] == pytest.approx(1 / 3, rel=1e-12)

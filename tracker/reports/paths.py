@@ -153,13 +153,14 @@ class _Dialect:
         """``ts - days`` to the microsecond."""
         if self.postgres:
             return f"({ts} - INTERVAL '{int(days)} days')"
-        # datetime() drops the fraction of a second; a shift by whole days keeps it unchanged.
-        return f"(datetime({ts}, '-{int(days)} days') || substr({ts}, 20))"
+        # Shift the whole seconds only and keep the fraction as written: SQLite's date functions round
+        # fractions to milliseconds, so .999999 would become the next second.
+        return f"(datetime(substr({ts}, 1, 19), '-{int(days)} days') || substr({ts}, 20))"
 
     def age_seconds(self, later: str, earlier: str) -> str:
         if self.postgres:
             return f"CAST(EXTRACT(EPOCH FROM ({later} - {earlier})) AS double precision)"
-        return (f"((unixepoch({later}) - unixepoch({earlier})) + "
+        return (f"((unixepoch(substr({later}, 1, 19)) - unixepoch(substr({earlier}, 1, 19))) + "
                 f"(CAST(substr({later}, 20) AS REAL) - CAST(substr({earlier}, 20) AS REAL)))")
 
     def site(self, page: str) -> str:
