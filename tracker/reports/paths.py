@@ -13,10 +13,12 @@ What runs where (README "Reports at scale"):
 2. **Journeys and paths** (database). One statement filters the conversions (window, type), joins
    each one to its person's non-bot touches within the lookback (and after the previous conversion
    of the type, with ``since_previous_conversion``), maps every touch to its element through the
-   keys sent as one JSON parameter, orders each journey by ``(ts, touchpoint_id)`` and aggregates to
-   distinct paths: the element ids joined by spaces, with the number of conversions and their total
-   value (and, when answers are tied, per tied answer). Non-converting journeys (ATTRIBUTION.md) are
-   aggregated the same way.
+   key lists (SQLite: indexed temporary tables; PostgreSQL: JSON parameters, so a read-only replica
+   can serve reports), orders each journey by ``(ts, touchpoint_id)`` and aggregates to distinct
+   paths: the element ids joined by spaces, with the number of conversions and their total value
+   (and, when answers are tied, per tied answer). Non-converting journeys (ATTRIBUTION.md) are
+   aggregated the same way; the funnel counts people by segment and furthest stage
+   (:func:`funnel_counts`).
 3. **Models** (Python, on distinct paths). The rule-based models of :mod:`attribution` run on the
    paths with their counts (``n_conversions``), which is exact: every conversion of a path gets
    the same weights. Time decay needs each touch's age, which a path does not keep: its weights
@@ -28,8 +30,9 @@ on the window's conversions and answers: rows per conversion and answer, never p
 sent back to the database as one JSON parameter (conversion id -> answer element).
 
 Exactness: positions, lookback bounds and ages are computed on the stored timestamps to the
-microsecond (SQLite keeps them as ``YYYY-MM-DD HH:MM:SS.ffffff`` text: the lookback shifts the date
-part and keeps the fraction; PostgreSQL subtracts intervals), ties are broken by the touchpoint id
+microsecond (SQLite keeps them as ``YYYY-MM-DD HH:MM:SS.ffffff`` text: the lookback shifts the whole
+seconds and keeps the fraction as written, since SQLite's date functions round fractions to
+milliseconds; PostgreSQL subtracts intervals), ties are broken by the touchpoint id
 in byte order (``COLLATE "C"`` on PostgreSQL), so the paths are the in-memory journeys' paths.
 """
 from __future__ import annotations
