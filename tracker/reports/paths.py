@@ -193,7 +193,7 @@ class _Dialect:
                     f"FROM {rows} GROUP BY {key}")
         # SQLite before 3.44 takes no ORDER BY inside group_concat: it concatenates in the order the rows
         # reach the aggregate, which for a GROUP BY over a subquery sorted on the group key is the subquery's
-        # order (a window function with the same ORDER BY is exact too but 40 % slower on 100k rows). The
+        # order (a window function with the same ORDER BY is exact too, but slower). The
         # property test (tests/test_report_pushdown.py) checks the order with tied timestamps on every run.
         return (f"SELECT {key}, group_concat(e, ' ') AS path, count(*) AS n FROM "
                 f"(SELECT {key}, e FROM {rows} ORDER BY {key}, {self.order}) AS ordered GROUP BY {key}")
@@ -251,7 +251,7 @@ def _maps(d: _Dialect) -> str:
 def _prepare(session: Session, d: _Dialect) -> None:
     if d.postgres:
         session.execute(sa.text(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'"))
-        # A report's statements run once each: compiling them (JIT) cost more than it saved (0.15 s at 10M).
+        # A report's statements run once each: compiling them (JIT) cost more than it saved.
         session.execute(sa.text("SET LOCAL jit = off"))
 
 
@@ -300,8 +300,8 @@ def _journey_rows_sql(d: _Dialect, *, age: bool) -> str:
     PostgreSQL the touch tables are read once for the report's whole range (constant bounds, so only
     the window's monthly partitions are scanned) and hash-joined to the conversions; the rows are
     materialised before the key lists are joined, which a nested plan would otherwise rehash once per
-    conversion. (A LATERAL index-only range scan per conversion measured slower at 10M touchpoints:
-    10.2 s against 9.2 s for the report, on a machine also running the test suite.)
+    conversion. (A LATERAL index-only range scan per conversion measured slower on the 10M store of
+    ``make bench-scale``.)
     """
     condition = "t.person_id = c.person_id AND t.ts >= c.lo AND t.ts <= c.ts AND (c.prev IS NULL OR t.ts > c.prev)"
     if not d.postgres:
@@ -325,8 +325,8 @@ def _key_sql(d: _Dialect, *, people: bool, types: bool) -> list[str]:
     """The distinct raw keys of each touch table in [:klo, :end] (of the conversions' people when ``people``)."""
     type_filter = " AND type IN :types" if types else ""
     # SQLite reads the people's touches through the (person_id, ts) indexes; PostgreSQL scans the window's
-    # partitions once (a semi-join with the people measured twice as slow at 10M touchpoints), which lists
-    # a few more keys than the journeys use, all of them mapped.
+    # partitions once (a semi-join with the people measured slower on the 10M store), which lists a few
+    # more keys than the journeys use, all of them mapped.
     who = (f" AND t.person_id IN (SELECT person_id FROM conversions WHERE ts >= :start AND ts < :end{type_filter})"
            if people and not d.postgres else "")
     window = f" AND t.ts >= :klo AND t.ts <= :end{who}"
@@ -430,6 +430,26 @@ def _elements(session: Session, settings: Settings, d: _Dialect, dims: tuple[str
     return _Elements(dims, frame, index, keys)
 
 
+def _send_keys(session: Session, d: _Dialect, elements: _Elements, params: dict[str, Any],
+               answers: pd.DataFrame | None = None) -> int:
+    """Put the key lists (and the tied answers' elements) where the report's statement reads them.
+
+    Sets the ``cmap``/``vmap``/``omap`` and ``tie`` JSON parameters (SQLite also fills its temporary
+    tables) and returns the element id of the ``[Direct]`` journey's touch.
+    """
+    direct = elements.element({"channel": DIRECT})
+    tie = []
+    if answers is not None and len(answers):
+        said = answers.dropna(subset=["answer_channel"])
+        tie = [{"cid": int(c), "e": elements.element({"channel": a, "kind": SELF_REPORT_KIND})}
+               for c, a in zip(said["conversion_id"], said["answer_channel"], strict=True)]
+    params.update({name: json.dumps(rows) for name, rows in elements.keys.items()})
+    params["tie"] = json.dumps(tie)
+    if not d.postgres:
+        _sqlite_maps(session, elements.keys)
+    return direct
+
+
 def _bound(sql: str, params: dict[str, Any]) -> sa.TextClause:
     """``sql`` with its parameters bound: times as the service stores them, ``types`` as an expanding list."""
     clause = sa.text(sql)
@@ -492,16 +512,7 @@ def load_paths(session: Session, settings: Settings, *, start: datetime, end: da
         params["types"] = list(types)
     for _ in range(MAX_TRIES):
         elements = _elements(session, settings, d, dims, params, people=not non_converting, types=bool(types))
-        direct = elements.element({"channel": DIRECT})
-        tie = []
-        if answers is not None and len(answers):
-            said = answers.dropna(subset=["answer_channel"])
-            tie = [{"cid": int(c), "e": elements.element({"channel": a, "kind": SELF_REPORT_KIND})}
-                   for c, a in zip(said["conversion_id"], said["answer_channel"], strict=True)]
-        params.update({name: json.dumps(rows) for name, rows in elements.keys.items()})
-        params["tie"] = json.dumps(tie)
-        if not d.postgres:
-            _sqlite_maps(session, elements.keys)
+        direct = _send_keys(session, d, elements, params, answers)
         converting = _converting(session, d, params, lookback_days, types, since_previous_conversion,
                                  answers is not None, direct)
         nulls = _non_converting(session, d, params, types) if non_converting else None
@@ -572,16 +583,7 @@ def time_decay_sums(session: Session, settings: Settings, *, start: datetime, en
     heads = self_report_as_first_touch and answers is not None
     for _ in range(MAX_TRIES):
         elements = _elements(session, settings, d, dims, params, people=True, types=bool(types))
-        params["direct"] = elements.element({"channel": DIRECT})
-        tie = []
-        if heads and answers is not None and len(answers):
-            said = answers.dropna(subset=["answer_channel"])
-            tie = [{"cid": int(c), "e": elements.element({"channel": a, "kind": SELF_REPORT_KIND})}
-                   for c, a in zip(said["conversion_id"], said["answer_channel"], strict=True)]
-        params.update({name: json.dumps(rows) for name, rows in elements.keys.items()})
-        params["tie"] = json.dumps(tie)
-        if not d.postgres:
-            _sqlite_maps(session, elements.keys)
+        params["direct"] = _send_keys(session, d, elements, params, answers if heads else None)
         head = "CASE WHEN a.e IS NULL THEN 0 ELSE s.head END"
         conversions = _conversions_sql(d, types=bool(types), since_previous=since_previous_conversion,
                                        lookback_days=lookback_days)
