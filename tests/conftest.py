@@ -5,8 +5,6 @@ every test starts from empty tables.
 """
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,19 +13,14 @@ import pytest
 import sqlalchemy as sa
 from accounts_support import make_key, sign_in_as
 from browser_support import require_browser
+from pg_support import postgres_schema
 
 import tracker.models  # noqa: F401
 from tracker import create_app
-from tracker.config import normalise_database_url
 from tracker.db import Base, get_db, make_engine
 from tracker.migrate import upgrade
 
-PG_ENV = "TRACKER_TEST_POSTGRES_URL"
 PUBLIC = "https://go.example.com"
-
-
-def _postgres_base() -> str | None:
-    return os.environ.get(PG_ENV) or None
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
@@ -40,24 +33,11 @@ def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         engine.dispose()
         yield url
         return
-    base = _postgres_base()
-    if base is None:
-        pytest.skip(f"{PG_ENV} is not set: PostgreSQL tests skipped (CI sets it)")
-    schema = f"trk_test_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(normalise_database_url(base, "."))
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in base else "?"
-    url = normalise_database_url(f"{base}{sep}options=-csearch_path%3D{schema}", ".")
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    try:
+    with postgres_schema("trk_test") as url:
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
         yield url
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def empty_tables(engine: sa.Engine) -> None:

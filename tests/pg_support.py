@@ -15,9 +15,42 @@ import socket
 import subprocess
 import tempfile
 import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 HOST = "127.0.0.1"
+PG_ENV = "TRACKER_TEST_POSTGRES_URL"
+
+
+@contextmanager
+def postgres_schema(prefix: str) -> Iterator[str]:
+    """A new empty schema on the shared server of ``TRACKER_TEST_POSTGRES_URL``: its URL, dropped afterwards.
+
+    The URL's ``search_path`` is the schema, so runs never see each other's tables. Skips the calling
+    test when the variable is not set.
+    """
+    import pytest
+    import sqlalchemy as sa
+
+    from tracker.config import normalise_database_url
+    from tracker.db import make_engine
+
+    base = os.environ.get(PG_ENV)
+    if not base:
+        pytest.skip(f"{PG_ENV} is not set: PostgreSQL tests skipped (CI sets it)")
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(normalise_database_url(base, "."))
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in base else "?"
+    try:
+        yield normalise_database_url(f"{base}{sep}options=-csearch_path%3D{schema}", ".")
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
 
 
 def free_port() -> int:

@@ -10,11 +10,11 @@ import pytest
 import sqlalchemy as sa
 from accounts_support import PASSWORD, bearer, make_account, make_key, sign_in_as
 from argon2 import PasswordHasher
+from pg_support import postgres_schema
 
 from tracker import create_app
 from tracker.auth import service
 from tracker.auth.models import Account, ApiKey
-from tracker.config import normalise_database_url
 from tracker.db import get_db, make_engine
 from tracker.errors import Conflict, ValidationError
 from tracker.migrate import current_revision, upgrade
@@ -443,21 +443,8 @@ def old_database(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'old.db'}"
         return
-    import os
-    base = os.environ.get("TRACKER_TEST_POSTGRES_URL")
-    if not base:
-        pytest.skip("TRACKER_TEST_POSTGRES_URL is not set: PostgreSQL tests skipped (CI sets it)")
-    schema = f"trk_mig_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(normalise_database_url(base, "."))
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in base else "?"
-    try:
-        yield normalise_database_url(f"{base}{sep}options=-csearch_path%3D{schema}", ".")
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema("trk_mig") as url:
+        yield url
 
 
 def test_keys_from_before_accounts_keep_working_as_an_admin_without_a_password(old_database, tmp_path):

@@ -5,9 +5,7 @@ TRACKER_TEST_POSTGRES_URL; without it they skip. The migration's no-op on SQLite
 """
 from __future__ import annotations
 
-import os
 import threading
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,9 +14,10 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 from alembic import command
+from pg_support import postgres_schema
 from sqlalchemy.orm import Session
 
-from tracker.config import load_settings, normalise_database_url
+from tracker.config import load_settings
 from tracker.db import make_engine
 from tracker.migrate import alembic_config, current_revision, upgrade
 from tracker.partitions import (
@@ -34,7 +33,6 @@ from tracker.partitions import (
 from tracker.privacy.retention import purge
 from tracker.redirects.capture import write_batch
 
-PG_ENV = "TRACKER_TEST_POSTGRES_URL"
 CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
 # A row's whole text, in the columns' order, hashed over the table: equal before and after means every
 # value of every row survived (the migration keeps the column order: CREATE TABLE ... LIKE).
@@ -47,20 +45,8 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """An empty PostgreSQL schema of its own (no migration run yet)."""
-    base = os.environ.get(PG_ENV)
-    if not base:
-        pytest.skip(f"{PG_ENV} is not set: PostgreSQL tests skipped (CI sets it)")
-    schema = f"trk_part_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(normalise_database_url(base, "."))
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in base else "?"
-    try:
-        yield normalise_database_url(f"{base}{sep}options=-csearch_path%3D{schema}", ".")
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema("trk_part") as url:
+        yield url
 
 
 @pytest.fixture
