@@ -78,13 +78,11 @@ class Paths:
         One row per element id (0..n-1): the dimension values it stands for (categoricals).
     converting
         ``path`` (an int64 array of element ids per row; a conversion without a touch has the
-        ``[Direct]`` path of :attr:`direct`), ``answer`` (the tied answer's element id, -1 for none),
+        ``[Direct]`` path), ``answer`` (the tied answer's element id, -1 for none),
         ``fallback`` (True for the ``[Direct]`` journeys of conversions without a touch),
         ``conversions`` and ``value``.
     non_converting
         ``path`` and ``null`` (journeys ending in ``(null)``), or None when not asked for.
-    direct
-        The element id of the ``[Direct]`` journey's one touch.
     touches
         How many touches the converting journeys hold (each conversion's touches counted).
     """
@@ -92,7 +90,6 @@ class Paths:
     elements: pd.DataFrame
     converting: pd.DataFrame
     non_converting: pd.DataFrame | None
-    direct: int
     touches: int
 
     def journeys(self, *, self_report_as_first_touch: bool = False) -> pd.DataFrame:
@@ -520,7 +517,7 @@ def load_paths(session: Session, settings: Settings, *, start: datetime, end: da
             (nulls is not None and any((p == UNMAPPED).any() for p in nulls["path"]))
         if not stale:
             touches = int((converting["touches"]).sum())
-            return Paths(elements.categorical(), converting.drop(columns="touches"), nulls, direct, touches)
+            return Paths(elements.categorical(), converting.drop(columns="touches"), nulls, touches)
     raise RuntimeError("touches with new channel keys kept arriving while the report read them; try again")
 
 
