@@ -202,14 +202,17 @@ def _journey_order(rank: np.ndarray, ts: pd.Series, touchpoint_id: pd.Series) ->
 
 
 def journeys_from_paths(paths: pd.DataFrame, *, path: str = "path", separator: str = " > ",
-                        value: str = "value", conversions: str | None = None) -> pd.DataFrame:
+                        value: str = "value", conversions: str | None = None,
+                        nulls: str | None = None) -> pd.DataFrame:
     """Return journeys from path strings, one journey per row (as ChannelAttribution takes them).
 
     The ``value`` column gives each row's value (0 where the column is missing). With ``conversions``
     (a column of counts, as ChannelAttribution's ``total_conversions``), a row stands for that many
     conversions of the same path and ``value`` is their total value: the journeys get an
     ``n_conversions`` column, which every model weighs its credits by (a row with 0 conversions gets
-    no credit). Without it every row is one conversion.
+    no credit). Without it every row is one conversion. With ``nulls`` (a column of counts, as
+    ChannelAttribution's ``total_null``), a row also stands for that many non-converting journeys of the
+    path: the journeys get an ``n_null`` column, which the data-driven models (Markov, Shapley) learn from.
 
     Touches of a path get consecutive timestamps one second apart ending at the conversion, so
     time-based models see them in order. Useful in notebooks and for comparing with other tools.
@@ -242,6 +245,12 @@ def journeys_from_paths(paths: pd.DataFrame, *, path: str = "path", separator: s
         if np.isnan(counts).any() or (counts < 0).any():
             raise ValueError(f"paths.{conversions} must be counts (numbers >= 0) on every row")
         extra["n_conversions"] = np.repeat(counts, sizes)
+    if nulls is not None:
+        _require(paths, [nulls], "paths")
+        counts = pd.to_numeric(paths[nulls], errors="coerce").to_numpy(dtype=float)
+        if np.isnan(counts).any() or (counts < 0).any():
+            raise ValueError(f"paths.{nulls} must be counts (numbers >= 0) on every row")
+        extra["n_null"] = np.repeat(counts, sizes)
     # One second apart, ending at the conversion (naive microseconds, then marked UTC: no conversion).
     ts = np.datetime64(end.tz_localize(None), "us") - (n - 1 - position).astype("timedelta64[s]")
     # copy=False: the columns are fresh arrays, so no consolidating copy (person_id gets one of its own).

@@ -15,11 +15,15 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-__all__ = ["COUNT", "CREDIT_COLUMNS", "AttributionModel", "JourneyIndex", "credit_sums", "credit_table"]
+__all__ = ["COUNT", "CREDIT_COLUMNS", "NULLS", "AttributionModel", "JourneyIndex", "credit_sums", "credit_table"]
 
 JOURNEY_NEEDS = ("conversion_id", "position", "n_touches", "value")
 # Optional journey column: how many conversions a journey stands for (a distinct path with its count).
 COUNT = "n_conversions"
+# Optional journey column: how many non-converting journeys (ATTRIBUTION.md) a journey stands for. A journey
+# with 0 conversions and nulls > 0 is a non-converting one: the data-driven models learn from it, the
+# rule-based models give it nothing (they credit conversions only).
+NULLS = "n_null"
 CREDIT_COLUMNS = ("conversions", "value", "share")
 
 
