@@ -35,14 +35,17 @@ from attribution.models import (
     LastNonDirect,
     LastTouch,
     Linear,
+    Markov,
     PositionBased,
     SelfReported,
+    Shapley,
     TimeDecay,
     compare,
 )
 from attribution.selfreports import TIE_WINDOW, tie_answers
 
 __all__ = ["DEFAULT_LOOKBACK", "DIRECT", "ENTRY", "MODELS", "OTHER", "TIE_WINDOW", "AttributionModel", "DarkFunnel",
-           "FirstTouch", "LastNonDirect", "LastTouch", "Linear", "PositionBased", "SelfReported", "TimeDecay",
+           "FirstTouch", "LastNonDirect", "LastTouch", "Linear", "Markov", "PositionBased", "SelfReported", "Shapley",
+           "TimeDecay",
            "assign_channels", "build_journeys", "channel_of", "compare", "cost_metrics", "cycle_times",
            "dark_funnel", "funnel_stages", "journeys_from_paths", "self_report_as_first_touch", "tie_answers"]

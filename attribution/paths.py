@@ -15,9 +15,9 @@ import pandas as pd
 
 from attribution.journeys import TOUCH_COLUMNS, _journey_order, _require, _utc
 from attribution.labels import name_missing
-from attribution.models.base import COUNT, JourneyIndex
+from attribution.models.base import COUNT, NULLS, JourneyIndex
 
-__all__ = ["PATH_COLUMNS", "journey_paths", "non_converting_journeys", "path_table"]
+__all__ = ["PATH_COLUMNS", "journey_paths", "non_converting_journeys", "path_table", "with_non_converting"]
 
 PATH_COLUMNS = ("path", "total_conversions", "total_conversion_value", "total_null")
 
@@ -139,3 +139,35 @@ def path_table(journeys: pd.DataFrame, non_converting: pd.DataFrame | None = Non
     table = converting.set_index("path").join(nulls, how="outer").fillna(0.0).sort_index()
     table.index.name = "path"
     return table.reset_index()[list(PATH_COLUMNS)]
+
+
+def with_non_converting(journeys: pd.DataFrame, non_converting: pd.DataFrame) -> pd.DataFrame:
+    """Return converting ``journeys`` followed by the ``non_converting`` ones, as the data-driven models take them.
+
+    Converting journeys get ``n_conversions`` (1 each unless they carry counts) and ``n_null`` 0; the
+    non-converting ones (as :func:`non_converting_journeys` gives them) ``n_conversions`` 0, ``n_null``
+    1 (unless they carry counts), value 0 and no conversion id. The rule-based models credit only
+    conversions, so they give the non-converting journeys nothing.
+
+    Examples
+    --------
+    >>> from attribution import journeys_from_paths
+    >>> j = journeys_from_paths(pd.DataFrame({"path": ["A > B"], "value": [5.0]}))
+    >>> nc = pd.DataFrame({"person_id": ["x"], "position": [0], "n_touches": [1], "channel": ["A"]})
+    >>> with_non_converting(j, nc)[["position", "channel", "n_conversions", "n_null", "value"]].values.tolist()
+    [[0, 'A', 1.0, 0.0, 5.0], [1, 'B', 1.0, 0.0, 5.0], [0, 'A', 0.0, 1.0, 0.0]]
+    """
+    converting = journeys.assign(**{COUNT: journeys[COUNT].astype(float) if COUNT in journeys else 1.0,
+                                    NULLS: journeys[NULLS].astype(float) if NULLS in journeys else 0.0})
+    if not len(non_converting):
+        return converting
+    nulls = non_converting.assign(**{COUNT: 0.0, "value": 0.0, "conversion_id": None, "is_fallback": False,
+                                     NULLS: non_converting[NULLS].astype(float) if NULLS in non_converting else 1.0})
+    for name in converting.columns:
+        if isinstance(converting[name].dtype, pd.CategoricalDtype) and name in nulls:
+            nulls[name] = nulls[name].astype(object)  # the categories are joined below, by concat's union
+    out = pd.concat([converting, nulls[[c for c in nulls.columns if c in converting.columns]]], ignore_index=True)
+    for name in converting.columns:  # categoricals of different categories concatenate as object: make them again
+        if isinstance(converting[name].dtype, pd.CategoricalDtype) and out[name].dtype == object:
+            out[name] = out[name].astype("category")
+    return out

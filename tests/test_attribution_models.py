@@ -15,7 +15,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from attribution import (
-    MODELS,
     AttributionModel,
     FirstTouch,
     LastNonDirect,
@@ -28,7 +27,7 @@ from attribution import (
     compare,
     journeys_from_paths,
 )
-from attribution.models import JourneyIndex, credit_table
+from attribution.models import RULE_BASED, JourneyIndex, credit_table
 
 BASE = pd.Timestamp("2026-05-01", tz="UTC")
 DAY = pd.Timedelta(days=1)
@@ -42,7 +41,7 @@ SETTINGS = settings(max_examples=50, deadline=None)
 
 def default_model(name: str) -> AttributionModel:
     """Return the model registered as ``name`` with its default parameters."""
-    return MODELS[name]()
+    return RULE_BASED[name]()
 
 
 # ---- data ------------------------------------------------------------------------------------------
@@ -133,7 +132,7 @@ def journey_frames(draw: st.DrawFn) -> pd.DataFrame:
     })
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name", sorted(RULE_BASED))
 @SETTINGS
 @given(journeys=journey_frames())
 def test_credits_sum_to_conversions_and_value(name: str, journeys: pd.DataFrame) -> None:
@@ -162,7 +161,7 @@ def test_shuffled_inputs_give_identical_credit_tables(data: tuple[pd.DataFrame, 
     got = build_journeys(touches.iloc[rng.permutation(len(touches))],
                          conversions.iloc[rng.permutation(len(conversions))])
     pd.testing.assert_frame_equal(got, expected)
-    for name in MODELS:  # a loop, not parametrize: building the journeys is the slow part, done once per example
+    for name in RULE_BASED:  # a loop, not parametrize: building the journeys is the slow part, done once per example
         model = default_model(name)
         table = model.attribute(got, by=["channel", "campaign"])
         pd.testing.assert_frame_equal(table, model.attribute(expected, by=["channel", "campaign"]), obj=name)
@@ -332,7 +331,7 @@ def aged(journeys: pd.DataFrame, ages: Sequence[pd.Timedelta]) -> pd.DataFrame:
     return journeys.assign(ts=journeys["conversion_ts"] - pd.to_timedelta(list(ages)))
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name", sorted(RULE_BASED))
 def test_one_touch_gets_everything(name: str) -> None:
     """A one-touch journey is credited wholly to its touch by every model (self_reported: no answer)."""
     journeys = paths("Events", values=[42.0]).assign(answer_channel=None)
@@ -340,7 +339,7 @@ def test_one_touch_gets_everything(name: str) -> None:
     assert table.values.tolist() == [["Events", 1.0, 42.0, 1.0]]
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name", sorted(RULE_BASED))
 def test_conversion_without_touch_is_credited_to_direct(name: str) -> None:
     """A conversion with no eligible touch ([Direct] fallback) goes to Direct under every model."""
     touches = touch_frame([{"touchpoint_id": "old", "ts": BASE - 40 * DAY, "channel": "Email"}])
@@ -515,7 +514,7 @@ def test_model_parameters_in_repr_and_equality() -> None:
     assert hash(TimeDecay("7D")) == hash(TimeDecay())
     assert repr(PositionBased(0.3, 0.5)) == "PositionBased(first=0.3, last=0.5)"
     assert SelfReported() == SelfReported(fallback=LastTouch())
-    assert {cls.name for cls in MODELS.values()} == set(MODELS) == {
+    assert {cls.name for cls in RULE_BASED.values()} == set(RULE_BASED) == {
         "first_touch", "last_touch", "last_non_direct", "linear", "time_decay", "position_based", "self_reported"}
 
 
@@ -622,7 +621,7 @@ def test_compare_errors(models: list[AttributionModel], message: str) -> None:
         compare(paths("A"), models)
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name", sorted(RULE_BASED))
 @pytest.mark.parametrize("by", ["campaign", ["channel", "nope"], []], ids=str)
 def test_by_a_missing_column_raises(name: str, by: str | list[str]) -> None:
     """Grouping by a column the journeys lack (or by nothing) is a ValueError naming the problem."""
@@ -648,14 +647,14 @@ def test_models_do_not_mutate_journeys() -> None:
     """Applying every model leaves the journeys frame as it was."""
     journeys = answered_journeys()
     before = journeys.copy(deep=True)
-    compare(journeys, [default_model(name) for name in MODELS], by=["channel", "campaign"])
+    compare(journeys, [default_model(name) for name in RULE_BASED], by=["channel", "campaign"])
     pd.testing.assert_frame_equal(journeys, before)
 
 
 def test_empty_journeys_give_empty_tables() -> None:
     """No conversions: empty credit tables with the usual columns."""
     journeys = paths("A").iloc[:0].assign(answer_channel=pd.Series(dtype=object))
-    for name in MODELS:
+    for name in RULE_BASED:
         table = default_model(name).attribute(journeys)
         assert list(table.columns) == ["channel", "conversions", "value", "share"]
         assert table.empty

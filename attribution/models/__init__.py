@@ -1,8 +1,9 @@
-"""The rule-based attribution models, one module each, and :func:`compare` to run several side by side.
+"""The attribution models, one module each, and :func:`compare` to run several side by side.
 
-Every model is an object holding its parameters; ``model.weights(journeys)`` gives each journey row
-its weight and ``model.attribute(journeys, by=...)`` the tidy credit table. ``MODELS`` maps the
-names reports use to the classes.
+Every model is an object holding its parameters; ``model.attribute(journeys, by=...)`` gives the
+tidy credit table. A rule-based model (:data:`RULE_BASED`) gives each journey row its weight
+(``model.weights(journeys)``); the data-driven ones (:data:`DATA_DRIVEN`: Markov, Shapley) learn from
+converting and non-converting journeys (``n_null``). ``MODELS`` maps the names reports use to the classes.
 """
 from __future__ import annotations
 
@@ -15,16 +16,21 @@ from attribution.models.first_touch import FirstTouch
 from attribution.models.last_non_direct import LastNonDirect
 from attribution.models.last_touch import LastTouch
 from attribution.models.linear import Linear
+from attribution.models.markov import Markov, MarkovFit
 from attribution.models.position_based import PositionBased
 from attribution.models.self_reported import SelfReported
+from attribution.models.shapley import Shapley
 from attribution.models.time_decay import TimeDecay
 
-__all__ = ["CREDIT_COLUMNS", "MODELS", "AttributionModel", "FirstTouch", "JourneyIndex", "LastNonDirect",
-           "LastTouch", "Linear", "PositionBased", "SelfReported", "TimeDecay", "compare", "credit_table"]
+__all__ = ["CREDIT_COLUMNS", "DATA_DRIVEN", "MODELS", "RULE_BASED", "AttributionModel", "FirstTouch", "JourneyIndex",
+           "LastNonDirect", "LastTouch", "Linear", "Markov", "MarkovFit", "PositionBased", "SelfReported", "Shapley",
+           "TimeDecay", "compare", "credit_table"]
 
-MODELS: dict[str, type[AttributionModel]] = {
+RULE_BASED: dict[str, type[AttributionModel]] = {
     cls.name: cls for cls in (FirstTouch, LastTouch, LastNonDirect, Linear, TimeDecay, PositionBased, SelfReported)
 }
+DATA_DRIVEN: dict[str, type[AttributionModel]] = {cls.name: cls for cls in (Markov, Shapley)}
+MODELS: dict[str, type[AttributionModel]] = {**RULE_BASED, **DATA_DRIVEN}
 
 
 def compare(journeys: pd.DataFrame, models: Sequence[AttributionModel],

@@ -14,8 +14,10 @@ from typing import ClassVar
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
-__all__ = ["COUNT", "CREDIT_COLUMNS", "NULLS", "AttributionModel", "JourneyIndex", "credit_sums", "credit_table"]
+__all__ = ["COUNT", "CREDIT_COLUMNS", "JOURNEY", "NULLS", "AttributionModel", "JourneyIndex", "LinearCredits",
+           "credit_sums", "credit_table", "journey_counts"]
 
 JOURNEY_NEEDS = ("conversion_id", "position", "n_touches", "value")
 # Optional journey column: how many conversions a journey stands for (a distinct path with its count).
@@ -24,6 +26,8 @@ COUNT = "n_conversions"
 # with 0 conversions and nulls > 0 is a non-converting one: the data-driven models learn from it, the
 # rule-based models give it nothing (they credit conversions only).
 NULLS = "n_null"
+# A column the replicators add for a moment: the journey number of each row (models that build rows carry it).
+JOURNEY = "_journey"
 CREDIT_COLUMNS = ("conversions", "value", "share")
 
 
@@ -121,6 +125,26 @@ class AttributionModel:
         index = JourneyIndex.of(journeys)
         return credit_table(rows, weights, by, conversions=index.conversions(journeys))
 
+    def replicator(self, journeys: pd.DataFrame, by: str | Sequence[str] = "channel") -> LinearCredits:
+        """Return the model's credits as a function of each journey's counts, for the bootstrap.
+
+        A rule-based model gives every journey fixed weights, so its credits are a fixed mix of the
+        journeys' conversions and values (:class:`LinearCredits`); the data-driven models, whose credits
+        depend on every journey's counts, return replicators of their own.
+        """
+        columns = [by] if isinstance(by, str) else list(by)
+        index = JourneyIndex.of(journeys)
+        marked = journeys.assign(**{JOURNEY: index.group})
+        rows, weights = self.credited_rows(marked, columns=[*columns, JOURNEY, "value"])
+        converting = journey_counts(journeys)[0] > 0  # a journey without conversions never earns credit
+        keep = np.flatnonzero((weights > 0) & converting[rows[JOURNEY].to_numpy()])
+        rows = rows[[*columns, JOURNEY]].take(keep).reset_index(drop=True)
+        key = rows.groupby(columns, dropna=False, observed=True, sort=False).ngroup().to_numpy()
+        keys = rows[columns].iloc[np.unique(key, return_index=True)[1]].reset_index(drop=True)
+        matrix = sp.csr_matrix((weights[keep], (rows[JOURNEY].to_numpy(), key)),
+                               shape=(len(index.starts), len(keys)))
+        return LinearCredits(keys, matrix)
+
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
         return f"{type(self).__name__}({params})"
@@ -176,3 +200,28 @@ def credit_sums(frame: pd.DataFrame, by: str | Sequence[str], conversions: float
     table["_rank"] = -table["conversions"].round(9)
     table = table.sort_values(["_rank", *columns], na_position="last", kind="stable").drop(columns="_rank")
     return table.reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class LinearCredits:
+    """Credits that are a fixed mix of each journey's conversions and value (every rule-based model).
+
+    ``matrix[j, k]`` is the weight journey ``j`` gives ``keys`` row ``k``; called with each journey's
+    conversions, non-converting journeys and value it returns the conversions and value credited to
+    each key (non-converting journeys earn no credit under a rule).
+    """
+
+    keys: pd.DataFrame
+    matrix: sp.csr_matrix
+
+    def __call__(self, conversions: np.ndarray, nulls: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        del nulls  # a rule credits conversions only
+        return self.matrix.T @ conversions, self.matrix.T @ values
+
+
+def journey_counts(journeys: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each journey's conversions, non-converting journeys and value (one entry per journey, in order)."""
+    starts = JourneyIndex.of(journeys).starts
+    conversions = journeys[COUNT].to_numpy(dtype=float)[starts] if COUNT in journeys else np.ones(len(starts))
+    nulls = journeys[NULLS].to_numpy(dtype=float)[starts] if NULLS in journeys else np.zeros(len(starts))
+    return conversions, nulls, journeys["value"].to_numpy(dtype=float)[starts]

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from attribution.models.base import COUNT, AttributionModel, JourneyIndex
+from attribution.models.base import COUNT, JOURNEY, AttributionModel, JourneyIndex
 from attribution.models.last_touch import LastTouch
 
 __all__ = ["SelfReported"]
@@ -71,7 +71,7 @@ class SelfReported(AttributionModel):
         answered = answers.notna().to_numpy()
         weights = self.fallback.weights(journeys)[~answered]
         firsts = index.starts[answered[index.starts]]
-        carried = ["conversion_id", "value", *([COUNT] if COUNT in journeys else [])]
+        carried = ["conversion_id", "value", *[c for c in (COUNT, JOURNEY) if c in journeys]]
         said = journeys.iloc[firsts][carried].reset_index(drop=True)
         said_channel = answers.to_numpy()[firsts]
         if columns is None:
