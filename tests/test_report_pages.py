@@ -329,7 +329,7 @@ def test_dark_funnel_page_equals_the_api(signed_in, auth, data):
     ("attribution", {"lookback_days": "999"}, "lookback_days", "lookback_days must be between 0 and 365"),
     ("attribution", {"from": "2026-02-30"}, "from", "from must be a date like 2026-05-31"),
     ("attribution", {"from": "2026-05-10", "to": "2026-05-01"}, "to", "to is before from"),
-    ("attribution", {"model": "markov"}, "model", "model 'markov' is not one of"),
+    ("attribution", {"model": "bayes"}, "model", "model 'bayes' is not one of"),
     ("attribution", {"model": "self_reported", "by": "campaign"}, "by", "the self_reported model credits channels"),
     ("attribution", {"half_life_days": "0"}, "half_life_days", "half_life_days must be between"),
     ("funnel", {"model": ["linear", "first_touch"]}, "model", "the funnel report takes one model"),

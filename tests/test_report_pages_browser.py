@@ -115,6 +115,29 @@ def test_report_pages_in_a_browser(playwright_api: Any, live_server: SimpleNames
             assert _count(page, "#chart-credits") == 0
             page.screenshot(path=str(ARTIFACTS / "reports-desktop-attribution-error.png"), full_page=True)
 
+            # The data-driven models with intervals: whiskers on every bar, the Markov chain, where models differ.
+            page.fill("#f-lookback_days", "30")
+            page.check("#f-model-markov")
+            page.check("#f-model-shapley")
+            page.check("#f-intervals")
+            page.click("button:has-text('Show report')")
+            expect(page.locator("#markov-panel")).to_be_visible()
+            assert "model=markov" in page.url and "intervals=true" in page.url
+            models = ("first-touch", "last-touch", "linear", "time-decay", "markov", "shapley")
+            for model in models:
+                expect(page.locator(f"#chart-credits svg g[id='credits-interval-{model}']")).to_have_count(1)
+            low = page.locator("#credits-table td[data-model=markov][data-column=conversions]").first
+            assert float(low.get_attribute("data-low")) <= float(low.get_attribute("data-value")) <= float(
+                low.get_attribute("data-high"))
+            states = _count(page, "#removal-effects tbody tr")
+            assert states >= 5
+            assert _count(page, "#chart-transitions svg g[id^='cell-transitions-']") >= states * states
+            assert _count(page, "#differences-table tbody tr") >= 5
+            assert _count(page, "#differences-table td[data-differ]") == _count(
+                page, "#differences-table tbody tr") * len(models) * (len(models) - 1) // 2
+            expect(page.locator("#model-guide dt.in-report")).to_have_count(len(models))
+            page.screenshot(path=str(ARTIFACTS / "reports-desktop-attribution-models.png"), full_page=True)
+
             # Funnel with a comparison period: a bar per stage and period.
             page.click(".report-tabs a:has-text('Funnel')")
             expect(page.locator("h1")).to_have_text("Funnel")

@@ -35,7 +35,14 @@ def test_lists_repeat_or_comma_separate(settings: Settings) -> None:
 
 
 @pytest.mark.parametrize(("raw", "field"), [
-    ({"model": "markov"}, "model"),
+    ({"model": "bayes"}, "model"),
+    ({"model": "markov", "markov_order": "5"}, "markov_order"),
+    ({"model": "markov", "markov_order": "1.5"}, "markov_order"),
+    ({"model": "markov", "campaign": "spring"}, "campaign"),
+    ({"intervals": "true", "samples": "10"}, "samples"),
+    ({"intervals": "true", "samples": "2001"}, "samples"),
+    ({"samples": "many"}, "samples"),
+    ({"intervals": "perhaps"}, "intervals"),
     ({"by": "colour"}, "by"),
     ({"from": "2026-13-01"}, "from"),
     ({"from": "2026-05-10", "to": "2026-05-01"}, "to"),

@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from attribution import build_journeys, self_report_as_first_touch
+from attribution.models.base import journey_counts
 from attribution.paths import non_converting_journeys, path_table
 from attribution.selfreports import tie_answers
 from tracker.conversions.models import Conversion
@@ -28,8 +29,9 @@ from tracker.db import get_db
 from tracker.links.models import Campaign, Link
 from tracker.redirects.models import Click
 from tracker.reports.loading import load_answers, load_conversions, load_touchpoints
-from tracker.reports.params import BY_COLUMNS, MODEL_NAMES, parse_params
-from tracker.reports.service import attribution_report, dark_funnel_report, funnel_report, paths_report
+from tracker.reports.params import BY_COLUMNS, FILTERS, MODEL_NAMES, parse_params
+from tracker.reports.paths import load_paths, time_decay_sums
+from tracker.reports.service import _tied_answers, attribution_report, dark_funnel_report, funnel_report, paths_report
 from tracker.selfreports.models import SelfReport
 from tracker.touchpoints.models import LandingVisit, OfflineTouch
 
@@ -104,6 +106,8 @@ def report_params(draw: Any) -> dict[str, Any]:
         name, value = draw(st.sampled_from([("campaign", "(not set)"), ("kind", "landing"), ("channel", "Direct"),
                                             ("source", "(direct)"), ("campaign", "expo")]))
         raw[name] = value
+        raw["model"] = ",".join(m for m in models if m != "markov")  # markov credits whole values: no filters
+    raw["markov_order"] = str(draw(st.sampled_from([1, 2, 4])))
     return raw
 
 
@@ -183,6 +187,12 @@ def test_pushed_down_reports_equal_the_in_memory_reference(shop: Any, store: dic
         database = attribution_report(session, config, params, engine="database")
         memory = attribution_report(session, config, params, engine="memory")
         assert_same_credits(database, memory, by)
+        if "markov" in params.models:  # the chain behind the credits too: P and every removal effect
+            assert database["markov"]["conversion_probability"] == pytest.approx(
+                memory["markov"]["conversion_probability"], rel=1e-9, abs=1e-12)
+            effects = {tuple(r[b] for b in params.by): r["removal_effect"] for r in memory["markov"]["removal_effects"]}
+            assert {tuple(r[b] for b in params.by): pytest.approx(r["removal_effect"], rel=1e-9, abs=1e-12)
+                    for r in database["markov"]["removal_effects"]} == effects
         for mode in ("database", "memory"):  # every conversion is credited once per model
             report = database if mode == "database" else memory
             for model in params.models:
@@ -260,6 +270,35 @@ def test_paths_export_equals_the_in_memory_path_table(shop: Any, store: dict[str
         assert got["total_null"].tolist() == expected["total_null"].astype(int).tolist()
         assert got["total_conversion_value"].astype(float).tolist() == pytest.approx(
             expected["total_conversion_value"].astype(float).tolist(), rel=1e-9, abs=1e-9)
+
+
+@settings(max_examples=15, **DB_EXAMPLES)
+@given(store=stores(), raw=report_params())
+def test_time_decay_weights_per_path_add_up_to_its_credits(shop: Any, store: dict[str, Any],
+                                                           raw: dict[str, Any]) -> None:
+    """The intervals' time-decay replicator (per distinct path and answer) gives back the database's sums."""
+    config = shop.config["SETTINGS"]
+    with get_db(shop).Session() as session:
+        write(session, store)
+        params = parse_params({k: v for k, v in raw.items() if k not in FILTERS}, config)
+        group = [BY_COLUMNS[b] for b in params.by]
+        types = [params.conversion_type] if params.conversion_type else None
+        answers, _ = _tied_answers(session, config, params.period, timedelta(days=params.lookback_days), types)
+        window = {"start": params.period.start, "end": params.period.end, "lookback_days": params.lookback_days,
+                  "types": types, "dims": group, "since_previous_conversion": params.since_previous_conversion,
+                  "answers": answers}
+        paths = load_paths(session, config, non_converting=True, **window)
+        journeys = paths.journeys(self_report_as_first_touch=params.self_report_as_first_touch, non_converting=True)
+        decay = time_decay_sums(session, config, half_life_days=params.half_life_days, per_path=paths,
+                                self_report_as_first_touch=params.self_report_as_first_touch, **window)
+        replicate = decay.replicator(journeys, group)
+        credited, _ = replicate(*journey_counts(journeys))
+        got = {tuple(k): c for k, c in zip(replicate.keys.itertuples(index=False), credited, strict=True) if c}
+        sums = decay.sums.groupby(group, observed=True)["conversions"].sum()
+        want = {(k if isinstance(k, tuple) else (k,)): c for k, c in sums.items() if c}
+        assert got.keys() == want.keys()
+        for key, value in want.items():
+            assert got[key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
 
 
 def test_a_touch_at_the_lookback_bound_to_the_microsecond_is_in_the_journey(shop: Any) -> None:

@@ -240,7 +240,9 @@ def make_link_for():
 
 
 @pytest.mark.parametrize(("name", "params", "field"), [
-    ("attribution", {"model": "markov"}, "model"),
+    ("attribution", {"model": "bayes"}, "model"),
+    ("attribution", {"model": "markov", "markov_order": "9"}, "markov_order"),
+    ("attribution", {"model": "linear", "intervals": "true", "samples": "5"}, "samples"),
     ("attribution", {"from": "2026-02-30"}, "from"),
     ("attribution", {"by": "weather"}, "by"),
     ("attribution", {"format": "xml"}, "format"),
@@ -289,8 +291,8 @@ def test_cli_reports(runner, data, tmp_path):
     gap = runner.invoke(main, ["report", "dark-funnel", "--from", "2026-05-01", "--to", "2026-05-31"])
     # ada's answer carries the deal id, so it is tied to her lead too, whose journey (May 2 expo) lacks Podcast.
     assert gap.exit_code == 0 and json.loads(gap.output)["dark"] == 2
-    bad = runner.invoke(main, ["report", "attribution", "--model", "markov"])
-    assert bad.exit_code == 1 and "model 'markov' is not one of" in bad.output and "(--model)" in bad.output
+    bad = runner.invoke(main, ["report", "attribution", "--model", "bayes"])
+    assert bad.exit_code == 1 and "model 'bayes' is not one of" in bad.output and "(--model)" in bad.output
 
 
 def test_paths_export_is_channelattributions_input(client, auth, runner, data):

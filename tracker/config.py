@@ -89,6 +89,7 @@ class Settings:
     cookie_samesite: str = "Lax"
     report_timezone: str = "Europe/Oslo"
     reporting_currency: str = "NOK"
+    shapley_max_players: int = 16  # the Shapley model refuses journeys with more distinct values (2^n coalitions)
     spool_dir: str = "spool"
     spool_fsync: bool = False
     link_cache_seconds: float = 5.0
@@ -252,6 +253,8 @@ def load_settings(
             raise ConfigError(f"{name} must be positive")
     if values.get("ip_hash_rotation", defaults["ip_hash_rotation"]) not in ("daily", "never"):
         raise ConfigError(f"ip_hash_rotation must be daily or never, got {values['ip_hash_rotation']!r}")
+    if not 1 <= values.get("shapley_max_players", defaults["shapley_max_players"]) <= 24:
+        raise ConfigError("shapley_max_players must be from 1 to 24 (each player doubles the coalitions)")
     if values.get("click_retention_days", 0) < 0:
         raise ConfigError("click_retention_days must be 0 (keep for ever) or a number of days")
 

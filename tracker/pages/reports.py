@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import NotFound
 
@@ -35,7 +36,27 @@ NONE_LABEL = "(none)"
 SEGMENTS = (*BY_COLUMNS, "self_reported")
 MODEL_LABELS = {"first_touch": "First touch", "last_touch": "Last touch", "last_non_direct": "Last non-direct",
                 "linear": "Linear", "time_decay": "Time decay", "position_based": "Position based (U)",
-                "self_reported": "Self-reported"}
+                "self_reported": "Self-reported", "markov": "Markov chain", "shapley": "Shapley value"}
+# What each model assumes, in two sentences: the attribution page shows them so a reader can pick one.
+MODEL_ASSUMPTIONS = {
+    "first_touch": "Assumes the touch that introduced the person made the sale. It ignores everything that came later.",
+    "last_touch": "Assumes the touch just before converting made the sale. It ignores everything that built interest.",
+    "last_non_direct": "Like last touch, but a direct visit passes the credit back to the last tracked channel. Use it "
+                       "when people type the address after an ad or an event.",
+    "linear": "Assumes every touch helped equally. Channels that repeat get credit each time.",
+    "time_decay": "Assumes recent touches matter more: a touch one half-life older gets half the weight. Good for "
+                  "short sales cycles.",
+    "position_based": "Assumes the first and the last touch matter most (40 % each); the middle touches share the "
+                      "rest. A compromise between first and last touch.",
+    "self_reported": "Trusts what the person said when asked how they heard about you. Where nobody answered it "
+                     "falls back to last touch.",
+    "markov": "Learns from converting and non-converting journeys how each channel moves people towards a "
+              "conversion, and credits a channel by how many conversions would be lost without it (removal "
+              "effect). It assumes the next step depends only on the last step (or last k, with a higher order).",
+    "shapley": "Treats channels as players sharing the win: a channel's credit is its average added conversion "
+               "rate over every combination of the journey's other channels. It assumes the order of touches does "
+               "not matter, only which channels took part.",
+}
 
 
 def _schema_names(schema: type) -> tuple[str, ...]:
@@ -63,7 +84,7 @@ class ReportSpec:
 
 REPORTS = {
     "attribution": ReportSpec("attribution", "Attribution", _schema_names(AttributionQuery), service.attribution_report,
-                              tables=("credits",), chart_names=("credits",),
+                              tables=("credits",), chart_names=("credits", "transitions"),
                               api_path="/api/v1/reports/attribution"),
     "funnel": ReportSpec("funnel", "Funnel", _schema_names(FunnelQuery), service.funnel_report, FUNNEL_MODELS,
                          tables=("stages", "costs"), chart_names=("funnel",), api_path="/api/v1/reports/funnel"),
@@ -100,9 +121,11 @@ def query_pairs(spec: ReportSpec, params: ReportParams) -> list[tuple[str, str]]
     for flag in ("since_previous_conversion", "self_report_as_first_touch"):
         if getattr(params, flag):
             pairs.append((flag, "true"))
-    defaults = {"half_life_days": 7.0, "position_first": 0.4, "position_last": 0.4}
+    defaults = {"half_life_days": 7.0, "position_first": 0.4, "position_last": 0.4, "markov_order": 1}
     pairs += [(name, f"{getattr(params, name):g}") for name, default in defaults.items()
               if getattr(params, name) != default]
+    if params.intervals:
+        pairs += [("intervals", "true"), ("samples", str(params.samples))]
     pairs += list(params.filters.items())
     if params.compare:
         pairs += [("compare_from", params.compare.first.isoformat()), ("compare_to", params.compare.last.isoformat())]
@@ -116,7 +139,7 @@ def form_values(raw: Mapping[str, list[str]], params: ReportParams | None) -> di
     if params is None:
         values: dict[str, Any] = {name: (items[-1] if items else "") for name, items in raw.items()}
         values["model"] = [m.strip() for item in raw.get("model", []) for m in item.split(",") if m.strip()]
-        for flag in ("since_previous_conversion", "self_report_as_first_touch"):
+        for flag in ("since_previous_conversion", "self_report_as_first_touch", "intervals"):
             values[flag] = values.get(flag, "").lower() in ("1", "true", "yes", "on")
         return values
     return {
@@ -129,7 +152,8 @@ def form_values(raw: Mapping[str, list[str]], params: ReportParams | None) -> di
         "position_last": f"{params.position_last:g}",
         "compare_from": params.compare.first.isoformat() if params.compare else "",
         "compare_to": params.compare.last.isoformat() if params.compare else "",
-        "segment": params.segment or "", **params.filters,
+        "segment": params.segment or "", "markov_order": str(params.markov_order), "intervals": params.intervals,
+        "samples": str(params.samples), **params.filters,
     }
 
 
@@ -166,9 +190,44 @@ def credit_table(report: Mapping[str, Any]) -> dict[str, Any]:
 def credits_chart(report: Mapping[str, Any]) -> charts.Chart:
     table = credit_table(report)
     series = {m: [row["cells"].get(m, {}).get("conversions", 0.0) for row in table["rows"]] for m in table["models"]}
+    intervals = None
+    if "intervals" in report:
+        intervals = {m: ([row["cells"].get(m, {}).get("conversions_low", 0.0) for row in table["rows"]],
+                         [row["cells"].get(m, {}).get("conversions_high", 0.0) for row in table["rows"]])
+                     for m in table["models"]}
     kind = report["parameters"]["conversion_type"] or "all"
+    whiskers = ", 95 % intervals" if intervals else ""
     return charts.grouped_bars([row["label"] for row in table["rows"]], series, value_label="Credited conversions",
-                               title=f"Credited conversions ({kind}) by {' / '.join(table['by'])}")
+                               title=f"Credited conversions ({kind}) by {' / '.join(table['by'])}{whiskers}",
+                               intervals=intervals)
+
+
+def comparison_table(report: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Per category, for each pair of models: do their credits differ beyond both intervals?"""
+    if "comparison" not in report:
+        return None
+    by: list[str] = report["parameters"]["by"]
+    pairs = list(dict.fromkeys((r["model_a"], r["model_b"]) for r in report["comparison"]))
+    rows: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
+    for r in report["comparison"]:
+        rows.setdefault(_category(r, by), {})[(r["model_a"], r["model_b"])] = r
+    order = [row["label"] for row in credit_table(report)["rows"] if row["label"] in rows]
+    return {"pairs": pairs, "rows": [{"label": label, "cells": rows[label]} for label in order],
+            "differ": sum(r["differ"] for r in report["comparison"]), "total": len(report["comparison"])}
+
+
+def transitions_figure(report: Mapping[str, Any]) -> charts.Chart:
+    """The order-1 Markov chain's transition probabilities as a heat map (from state x to state)."""
+    transitions = report["markov"].get("transitions") or []
+    sources = list(dict.fromkeys(t["from"] for t in transitions))
+    targets = [s for s in dict.fromkeys(t["to"] for t in transitions) if s not in ("(conversion)", "(null)")]
+    targets += [s for s in ("(conversion)", "(null)") if any(t["to"] == s for t in transitions)]
+    cells = np.zeros((len(sources), len(targets)))
+    for t in transitions:
+        cells[sources.index(t["from"]), targets.index(t["to"])] = t["probability"]
+    return charts.heatmap(sources, targets, cells, name="transitions", xlabel="To", ylabel="From",
+                          title="Markov chain: probability of each next step", fmt=".2f",
+                          empty="No journeys in this period")
 
 
 # ---- funnel -----------------------------------------------------------------------------------------
@@ -227,6 +286,10 @@ def chart_figure(spec: ReportSpec, report: Mapping[str, Any], chart: str) -> cha
     if chart not in spec.chart_names:
         raise NotFound()
     if spec.name == "attribution":
+        if chart == "transitions":
+            if not report.get("markov", {}).get("transitions"):
+                raise NotFound()  # only an order-1 Markov report has a transition matrix
+            return transitions_figure(report)
         return credits_chart(report)
     if spec.name == "funnel":
         return funnel_figure(report)
@@ -245,9 +308,15 @@ def csv_table(spec: ReportSpec, report: dict[str, Any], table: str) -> tuple[str
 def page_context(spec: ReportSpec, report: dict[str, Any]) -> dict[str, Any]:
     """Tables and inline charts of one report for its template."""
     if spec.name == "attribution":
-        return {"table": credit_table(report),
-                "chart": charts.inline_svg(credits_chart(report), prefix="credits",
-                                           label="Credited conversions per category, one bar per model")}
+        context = {"table": credit_table(report), "comparison": comparison_table(report),
+                   "assumptions": MODEL_ASSUMPTIONS, "labels": MODEL_LABELS,
+                   "chart": charts.inline_svg(credits_chart(report), prefix="credits",
+                                              label="Credited conversions per category, one bar per model")}
+        if report.get("markov", {}).get("transitions"):
+            context["transitions_chart"] = charts.inline_svg(
+                transitions_figure(report), prefix="transitions",
+                label="Markov chain transition probabilities, from each state to the next")
+        return context
     if spec.name == "funnel":
         return {"chart": charts.inline_svg(funnel_figure(report), prefix="funnel",
                                            label="Funnel: people reaching each stage"),

@@ -204,21 +204,29 @@ def _empty(fig: Chart, message: str, title: str) -> Chart:
 
 
 def grouped_bars(categories: Sequence[str], series: Mapping[str, Sequence[float]], *, value_label: str,
-                 title: str, max_categories: int = MAX_CATEGORIES) -> Chart:
+                 title: str, max_categories: int = MAX_CATEGORIES,
+                 intervals: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None) -> Chart:
     """Horizontal bars of every series side by side per category (credited conversions per channel and model).
 
     Categories run top to bottom in the given order; beyond ``max_categories`` the rest are summed
     into one last category ``(n more)``. Bar ``k`` of series ``name`` has id ``series-<slug(name)>-<k>``.
-    Long labels are shortened (the tooltip keeps the full name).
+    Long labels are shortened (the tooltip keeps the full name). ``intervals`` (per series: lows and
+    highs) draw a whisker across each bar (none on the summed last category: intervals do not add up).
     """
     names = list(series)
     values = np.asarray([list(series[name]) for name in names], dtype=float).reshape(len(names), len(categories))
+    bounds = None
+    if intervals:
+        bounds = np.asarray([[list(intervals[name][0]), list(intervals[name][1])] for name in names],
+                            dtype=float).reshape(len(names), 2, len(categories))
     labels = [_clean(c) for c in categories]
     if len(labels) > max_categories:
         rest = len(labels) - (max_categories - 1)
         kept = values[:, :max_categories - 1]
         values = np.column_stack([kept, values[:, max_categories - 1:].sum(axis=1)])
         labels = [*labels[:max_categories - 1], f"({rest} more)"]
+        if bounds is not None:
+            bounds = np.concatenate([bounds[:, :, :max_categories - 1], np.full((len(names), 2, 1), np.nan)], axis=2)
     with _style():
         slot = 0.12 * max(1, len(names)) + 0.2
         fig = Chart(figsize=(9.5, max(2.4, slot * len(labels) + 1.3)), layout="constrained")
@@ -234,6 +242,11 @@ def grouped_bars(categories: Sequence[str], series: Mapping[str, Sequence[float]
                 gid = f"series-{slug(name)}-{k}"
                 bar.set_gid(gid)
                 fig.tooltips[gid] = f"{labels[k]} · {name}: {_number(values[i, k])}"
+                if bounds is not None and not np.isnan(bounds[i, 0, k]):
+                    fig.tooltips[gid] += f" (95 % interval {_number(bounds[i, 0, k])} to {_number(bounds[i, 1, k])})"
+            if bounds is not None:
+                whisker = ax.hlines(offsets, bounds[i, 0], bounds[i, 1], color="#111827", linewidth=1.1)
+                whisker.set_gid(f"interval-{slug(name)}")
         ax.set_yticks(y, [_label(label) for label in labels])
         ax.set_ylim(len(labels) - 0.5, -0.5)  # first category on top, no empty band above or below
         ax.set_xlabel(value_label)
@@ -292,8 +305,11 @@ def funnel_chart(stages: Sequence[str], periods: Mapping[str, Sequence[float]], 
 
 
 def heatmap(rows: Sequence[str], columns: Sequence[str], values: Sequence[Sequence[float]] | np.ndarray, *,
-            name: str, xlabel: str, ylabel: str, title: str) -> Chart:
-    """A matrix of counts, each cell shaded and annotated (self-reported x tracked first-touch channel).
+            name: str, xlabel: str, ylabel: str, title: str, fmt: str = ",.0f",
+            empty: str = "No answers tied to conversions in this period") -> Chart:
+    """A matrix of counts (``fmt``: how cells are written), each cell shaded and annotated.
+
+    For example self-reported x tracked first-touch channel, or a Markov chain's transition probabilities.
 
     Cell ``(i, j)`` (row ``i`` from the top, column ``j`` from the left) has id ``cell-<slug(name)>-<i>-<j>``.
     """
@@ -302,7 +318,7 @@ def heatmap(rows: Sequence[str], columns: Sequence[str], values: Sequence[Sequen
         fig = Chart(figsize=(max(4.5, 0.62 * len(columns) + 2.6), max(2.4, 0.42 * len(rows) + 1.9)),
                     layout="constrained")
         if not matrix.size:
-            return _empty(fig, "No answers tied to conversions in this period", title)
+            return _empty(fig, empty, title)
         ax = fig.add_subplot()
         high = matrix.max() or 1
         cmap = matplotlib.colormaps["Blues"]
@@ -314,9 +330,9 @@ def heatmap(rows: Sequence[str], columns: Sequence[str], values: Sequence[Sequen
             gid = f"cell-{slug(name)}-{i}-{j}"
             cell.set_gid(gid)
             ax.add_patch(cell)
-            fig.tooltips[gid] = f"{ylabel} {_clean(rows[i])}, {xlabel.lower()} {_clean(columns[j])}: {v:,.0f}"
+            fig.tooltips[gid] = f"{ylabel} {_clean(rows[i])}, {xlabel.lower()} {_clean(columns[j])}: {v:{fmt}}"
             if v:
-                ax.text(j, i, f"{v:,.0f}", ha="center", va="center", color="white" if shade > 0.55 else "#1f2937")
+                ax.text(j, i, f"{v:{fmt}}", ha="center", va="center", color="white" if shade > 0.55 else "#1f2937")
         ax.set_xlim(-0.5, len(columns) - 0.5)
         ax.set_ylim(len(rows) - 0.5, -0.5)
         ax.set_xticks(np.arange(len(columns)), short_columns, rotation=35 if len(columns) > 3 else 0,

@@ -75,6 +75,10 @@ def _run(name: str, build: Callable[..., dict[str, Any]], options: dict[str, Any
     click.option("--by", multiple=True, help="channel (default), source, medium, campaign, link, kind."),
     click.option("--self-report-as-first-touch", is_flag=True, default=None),
     click.option("--half-life-days"), click.option("--position-first"), click.option("--position-last"),
+    click.option("--markov-order", help="markov: previous values a state remembers (1-4, default 1)."),
+    click.option("--intervals", is_flag=True, default=None,
+                 help="Bootstrap intervals for every credited number (and where models differ)."),
+    click.option("--samples", help="Bootstrap resamples with --intervals (20-2000, default 200)."),
     click.option("--channel", help="Only rows of this channel."), click.option("--source"),
     click.option("--medium"), click.option("--campaign"), click.option("--link"), click.option("--kind"),
 ])
@@ -103,6 +107,7 @@ def paths_command(**options: Any) -> None:
 @report_cli.command("funnel")
 @_options([
     click.option("--model", help="Model for cost per lead/acquisition and ROAS (default linear)."),
+    click.option("--markov-order", help="With --model markov: the chain's order (1-4, default 1)."),
     click.option("--by", help="channel (default) or campaign: segments of the cost metrics."),
     click.option("--segment", help="Stage table per segment (channel, campaign, ..., self_reported)."),
     click.option("--compare-from", metavar="YYYY-MM-DD"), click.option("--compare-to", metavar="YYYY-MM-DD"),

@@ -10,14 +10,16 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from attribution.uncertainty import DEFAULT_SAMPLES, MAX_SAMPLES, MIN_SAMPLES
 from tracker.config import Settings
 from tracker.errors import ValidationError
 
-__all__ = ["BY_COLUMNS", "DEFAULT_MODELS", "FILTERS", "FUNNEL_MODELS", "MODEL_NAMES", "Period", "ReportParams",
-           "parse_params"]
+__all__ = ["BY_COLUMNS", "DATA_DRIVEN", "DEFAULT_MODELS", "FILTERS", "FUNNEL_MODELS", "MODEL_NAMES", "Period",
+           "ReportParams", "parse_params"]
 
 MODEL_NAMES = ("first_touch", "last_touch", "last_non_direct", "linear", "time_decay", "position_based",
-               "self_reported")
+               "self_reported", "markov", "shapley")
+DATA_DRIVEN = ("markov", "shapley")  # credit in aggregate from converting and non-converting journeys
 DEFAULT_MODELS = ("first_touch", "last_touch", "linear")
 FUNNEL_MODELS = ("linear",)  # the funnel's cost metrics credit with one model
 # ``by`` as analysts write it -> the touchpoint column.
@@ -71,6 +73,9 @@ class ReportParams:
     filters: Mapping[str, str] = field(default_factory=dict)
     compare: Period | None = None
     segment: str | None = None
+    markov_order: int = 1
+    intervals: bool = False
+    samples: int = DEFAULT_SAMPLES
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -155,7 +160,7 @@ def parse_params(raw: Mapping[str, Any], settings: Settings, *, today: date | No
     """
     known = {"from", "to", "model", "by", "lookback_days", "conversion_type", "since_previous_conversion",
              "self_report_as_first_touch", "half_life_days", "position_first", "position_last", "compare_from",
-             "compare_to", "segment", "format", *FILTERS}
+             "compare_to", "segment", "markov_order", "intervals", "samples", "format", *FILTERS}
     allowed_names = set(allowed) if allowed is not None else known
     for name in raw:
         if name not in known or name not in allowed_names:
@@ -195,8 +200,20 @@ def parse_params(raw: Mapping[str, Any], settings: Settings, *, today: date | No
     segments = (*BY_COLUMNS, "self_reported")
     if segment is not None and segment not in segments:
         raise ValidationError(f"segment must be one of {', '.join(segments)}", "segment")
+    markov_order = _number(raw, "markov_order", 1, 1, 4)
+    if markov_order != int(markov_order):
+        raise ValidationError("markov_order must be a whole number from 1 to 4", "markov_order")
+    filtered = [name for name in FILTERS if name in filters]
+    if "markov" in models and filtered:
+        raise ValidationError(f"the markov model credits each {'/'.join(by)} value as a whole (removal effects), so it "
+                              f"cannot keep the credit of one {filtered[0]}: drop the filter or the model", filtered[0])
+    intervals = _bool(raw, "intervals")
+    samples = _number(raw, "samples", DEFAULT_SAMPLES, MIN_SAMPLES, MAX_SAMPLES)
+    if samples != int(samples):
+        raise ValidationError(f"samples must be a whole number from {MIN_SAMPLES} to {MAX_SAMPLES}", "samples")
     return ReportParams(
-        period=period, models=models, by=by,
+        period=period, models=models, by=by, markov_order=int(markov_order), intervals=intervals,
+        samples=int(samples),
         lookback_days=int(_number(raw, "lookback_days", 30, 0, MAX_LOOKBACK)),
         conversion_type=conversion_type,
         since_previous_conversion=_bool(raw, "since_previous_conversion"),

@@ -45,18 +45,20 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from attribution.channels import DIRECT, assign_channels
 from attribution.darkfunnel import SELF_REPORT_KIND
 from attribution.labels import name_missing
+from attribution.models.base import LinearCredits
 from tracker.config import Settings
 from tracker.db import UTCDateTime
 from tracker.links.models import Campaign
 from tracker.reports.loading import fetch_frame, links_frame, offline_channels, visit_channels
 
-__all__ = ["ELEMENT_DIMENSIONS", "Paths", "funnel_counts", "load_paths", "path_strings", "time_decay_sums"]
+__all__ = ["ELEMENT_DIMENSIONS", "DecaySums", "Paths", "funnel_counts", "load_paths", "path_strings", "time_decay_sums"]
 
 # Every dimension an element can carry (the touch columns reports group by).
 ELEMENT_DIMENSIONS = ("channel", "source", "medium", "campaign", "link_code", "kind")
@@ -92,15 +94,25 @@ class Paths:
     non_converting: pd.DataFrame | None
     touches: int
 
-    def journeys(self, *, self_report_as_first_touch: bool = False) -> pd.DataFrame:
+    def journeys(self, *, self_report_as_first_touch: bool = False, non_converting: bool = False) -> pd.DataFrame:
         """Return the converting paths in the long journey layout of :mod:`attribution`, weighed by counts.
 
         One journey per (path, answer) with ``n_conversions`` and ``value`` (their total), the
         element's dimension columns, ``answer_channel``, ``is_fallback`` and ``element`` (its id). With
         ``self_report_as_first_touch`` the answer's element leads its path (and replaces a
-        ``[Direct]`` fallback), as :func:`attribution.self_report_as_first_touch` does.
+        ``[Direct]`` fallback), as :func:`attribution.self_report_as_first_touch` does. With
+        ``non_converting`` (the paths must have been loaded with them) the non-converting paths follow,
+        one journey each with ``n_conversions`` 0 and ``n_null`` their count (``n_null`` is 0 on the
+        converting ones), as the data-driven models take them.
         """
         frame = self.converting
+        if non_converting:
+            if self.non_converting is None:
+                raise ValueError("these paths were loaded without their non-converting journeys")
+            nulls = self.non_converting
+            frame = pd.concat([frame.assign(null=0), pd.DataFrame({
+                "path": nulls["path"], "answer": -1, "fallback": False, "conversions": 0, "value": 0.0,
+                "null": nulls["null"]})], ignore_index=True)
         paths = list(frame["path"])
         if self_report_as_first_touch:
             answer = frame["answer"].to_numpy()
@@ -125,6 +137,8 @@ class Paths:
             "answer_channel": pd.array(np.repeat(said, sizes), dtype=object),
             "is_fallback": np.repeat(fallback, sizes), "element": ids,
         })
+        if non_converting:
+            out["n_null"] = np.repeat(frame["null"].to_numpy(dtype=float), sizes)
         for name in self.elements.columns:
             column = self.elements[name]
             out[name] = pd.Categorical.from_codes(column.cat.codes.to_numpy()[ids], categories=column.cat.categories)
@@ -556,11 +570,54 @@ def _non_converting(session: Session, d: _Dialect, params: dict[str, Any], types
                          "null": frame["null"].astype(np.int64)})
 
 
+@dataclass(frozen=True)
+class DecaySums:
+    """Time-decay credits summed in the database (:func:`time_decay_sums`)."""
+
+    sums: pd.DataFrame  # the credited elements' dimension columns, conversions and value
+    conversions: int  # the conversions credited
+    paths: Paths | None = None  # the paths the per-path weights refer to
+    per_path: pd.DataFrame | None = None  # path (text), answer, e, weight: summed per distinct path and element
+
+    def replicator(self, journeys: pd.DataFrame, by: Sequence[str]) -> LinearCredits:
+        """The time-decay credits as a function of each journey's counts, for the bootstrap.
+
+        ``journeys`` are ``paths.journeys(...)``: one journey per converting (path, answer) row, in
+        order. A journey's weight for an element is the mean over its conversions, so the resamples
+        give each resampled conversion of a path its path's mean time-decay weights (and mean value).
+        """
+        if self.paths is None or self.per_path is None:
+            raise ValueError("these sums were made without per-path weights (per_path=)")
+        frame = self.paths.converting
+        texts = ["" if f else " ".join(map(str, p.tolist())) for p, f in
+                 zip(frame["path"], frame["fallback"].to_numpy(), strict=True)]
+        row = pd.Series(np.arange(len(frame)), index=pd.MultiIndex.from_arrays(
+            [pd.Index(texts, dtype=object), frame["answer"].to_numpy()]))
+        found = pd.MultiIndex.from_arrays([pd.Index(self.per_path["path"], dtype=object),
+                                           self.per_path["answer"].to_numpy()])
+        at = row.reindex(found).to_numpy()
+        if np.isnan(at).any():
+            raise RuntimeError("conversions changed while the report read them; try again")
+        journey = at.astype(np.int64)
+        columns = list(by)
+        elements = self.paths.elements[columns].iloc[self.per_path["e"].to_numpy(dtype=np.int64)]
+        key = elements.groupby(columns, dropna=False, observed=True, sort=False).ngroup().to_numpy()
+        keys = elements.iloc[np.unique(key, return_index=True)[1]].reset_index(drop=True)
+        per_conversion = self.per_path["weight"].to_numpy(dtype=float) / frame["conversions"].to_numpy()[journey]
+        starts = np.flatnonzero(journeys["position"].to_numpy() == 0)
+        matrix = sp.csr_matrix((per_conversion, (journey, key)), shape=(len(starts), len(keys)))
+        return LinearCredits(keys, matrix)
+
+
 def time_decay_sums(session: Session, settings: Settings, *, start: datetime, end: datetime, lookback_days: int,
                     types: Sequence[str] | None, dims: Sequence[str], half_life_days: float,
                     since_previous_conversion: bool = False, answers: pd.DataFrame | None = None,
-                    self_report_as_first_touch: bool = False) -> tuple[pd.DataFrame, int]:
-    """Time-decay credits per element, computed in the database; returns (elements with credits, conversions).
+                    self_report_as_first_touch: bool = False, per_path: Paths | None = None) -> DecaySums:
+    """Time-decay credits per element, computed in the database.
+
+    With ``per_path`` (the report's paths, loaded with the same parameters) the weights are also
+    summed per distinct (path, tied answer) and element, for the bootstrap
+    (:meth:`DecaySums.replicator`): rows that grow with distinct paths, not touches.
 
     Each touch's weight is ``2^-((age - youngest) / H)`` over the sum of its journey's, ``age`` the
     time before the conversion in seconds (exact to the microsecond) and ``youngest`` the journey's
@@ -579,13 +636,19 @@ def time_decay_sums(session: Session, settings: Settings, *, start: datetime, en
         params["types"] = list(types)
     heads = self_report_as_first_touch and answers is not None
     for _ in range(MAX_TRIES):
-        elements = _elements(session, settings, d, dims, params, people=True, types=bool(types))
-        params["direct"] = _send_keys(session, d, elements, params, answers if heads else None)
+        # With per_path, the elements are listed as load_paths listed them, so their ids are the paths' ids.
+        people = per_path is None or per_path.non_converting is None
+        elements = _elements(session, settings, d, dims, params, people=people, types=bool(types))
+        # The answers number their elements as load_paths numbers them; they lead journeys only with heads.
+        params["direct"] = _send_keys(session, d, elements, params,
+                                      answers if heads or per_path is not None else None)
         head = "CASE WHEN a.e IS NULL THEN 0 ELSE s.head END"
+        tied = d.keys("tie", ANSWER_KEYS)
+        heads_of = tied if heads else f"SELECT * FROM ({tied}) AS x WHERE 1 = 0"
         conversions = _conversions_sql(d, types=bool(types), since_previous=since_previous_conversion,
                                        lookback_days=lookback_days)
         sql = (f"WITH {conversions}, "
-               f"{_maps(d)}, {_journey_rows_sql(d, age=True)}, a AS ({d.keys('tie', ANSWER_KEYS)}), "
+               f"{_maps(d)}, {_journey_rows_sql(d, age=True)}, a AS ({heads_of}), "
                "w AS (SELECT cid, e, age, min(age) OVER (PARTITION BY cid) AS young, "
                "max(age) OVER (PARTITION BY cid) AS old FROM j), "
                "r AS (SELECT cid, e, power(2.0, -(age - young) / :h) AS raw, power(2.0, -(old - young) / :h) AS head "
@@ -599,12 +662,27 @@ def time_decay_sums(session: Session, settings: Settings, *, start: datetime, en
                "JOIN conv c ON c.id = s.cid "
                "UNION ALL "
                "SELECT COALESCE(a.e, :direct), 1.0, c.value FROM conv c LEFT JOIN s ON s.cid = c.id "
-               "LEFT JOIN a ON a.cid = c.id WHERE s.cid IS NULL) "
-               f"SELECT e, CAST(sum(weight) AS {d.real}) AS conversions, "
-               f"CAST(sum(weight * value) AS {d.real}) AS value FROM credit GROUP BY e")
-        sums = fetch_frame(session, _bound(sql, params), ("e", "conversions", "value"), times=())
+               "LEFT JOIN a ON a.cid = c.id WHERE s.cid IS NULL) ")
+        totals = (f"SELECT e, CAST(sum(weight) AS {d.real}) AS conversions, "
+                  f"CAST(sum(weight * value) AS {d.real}) AS value FROM credit GROUP BY e")
+        sums = fetch_frame(session, _bound(sql + totals, params), ("e", "conversions", "value"), times=())
         if (sums["e"] == UNMAPPED).any():
             continue
+        paths_sums = None
+        if per_path is not None:  # the same weights per (path, tied answer, element): the path as load_paths writes it
+            keyed = sql.replace("credit AS (SELECT r.e AS e,", "credit AS (SELECT r.cid AS cid, r.e AS e,") \
+                .replace("SELECT a.e, s.head", "SELECT s.cid, a.e, s.head") \
+                .replace("SELECT COALESCE(a.e, :direct), 1.0", "SELECT c.id, COALESCE(a.e, :direct), 1.0")
+            answer = "COALESCE(t.e, -1)" if answers is not None else "-1"
+            tie = f" LEFT JOIN ({d.keys('tie', ANSWER_KEYS)}) AS t ON t.cid = credit.cid" if answers is not None \
+                else ""
+            keyed = keyed.replace("a AS (", f"p AS ({d.paths('j', 'cid')}), a AS (")
+            keyed += (f"SELECT COALESCE(p.path, '') AS path, {answer} AS answer, credit.e, "
+                      f"CAST(sum(credit.weight) AS {d.real}) AS weight FROM credit LEFT JOIN p ON p.cid = credit.cid"
+                      f"{tie} GROUP BY 1, 2, 3")
+            paths_sums = fetch_frame(session, _bound(keyed, params), ("path", "answer", "e", "weight"), times=())
+            if (paths_sums["e"] == UNMAPPED).any():
+                continue
         count = session.execute(_bound(
             f"WITH {_conversions_sql(d, types=bool(types), since_previous=False, lookback_days=lookback_days)} "
             "SELECT count(*) FROM conv", params)).scalar_one()
@@ -613,7 +691,7 @@ def time_decay_sums(session: Session, settings: Settings, *, start: datetime, en
         credited = frame.iloc[at].reset_index(drop=True)
         credited["conversions"] = sums["conversions"].astype(float).to_numpy()
         credited["value"] = sums["value"].astype(float).fillna(0.0).to_numpy()
-        return credited, int(count)
+        return DecaySums(credited, int(count), per_path, paths_sums)
     raise RuntimeError("touches with new channel keys kept arriving while the report read them; try again")
 
 

@@ -8,6 +8,8 @@ those people's answers from 7 days before the window to 7 days after it (the tie
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -28,8 +30,9 @@ from attribution import (
 )
 from attribution.funnel import stage_table
 from attribution.models.base import credit_sums
-from attribution.paths import PATH_COLUMNS
+from attribution.paths import PATH_COLUMNS, non_converting_journeys, with_non_converting
 from attribution.selfreports import TIE_WINDOW, tie_answers
+from attribution.uncertainty import INTERVAL_COLUMNS, bootstrap, overlaps
 from tracker.config import Settings
 from tracker.conversions.models import Conversion
 from tracker.errors import ValidationError
@@ -41,10 +44,11 @@ from tracker.reports.loading import (
     load_first_touches,
     load_touchpoints,
 )
-from tracker.reports.params import BY_COLUMNS, Period, ReportParams
+from tracker.reports.params import BY_COLUMNS, DATA_DRIVEN, Period, ReportParams
 from tracker.reports.paths import Paths, funnel_counts, load_paths, path_strings, time_decay_sums
 
-__all__ = ["ENGINES", "UNASSIGNED", "Inputs", "attribution_report", "credits", "dark_funnel_report", "funnel_report",
+__all__ = ["ENGINES", "UNASSIGNED", "Credits", "Inputs", "attribution_report", "bootstrap_seed", "credits",
+           "dark_funnel_report", "funnel_report",
            "load_inputs", "paths_report"]
 
 # Where a report's journeys are built: "database" aggregates them to distinct paths there (README "Reports at
@@ -63,13 +67,17 @@ class Inputs:
     touches_read: int
     answers_read: int
     no_touch: int = 0  # conversions without a tracked touch (before self_report_as_first_touch)
+    non_converting: pd.DataFrame | None = None  # the period's non-converting journeys, when asked for
 
 
 def load_inputs(session: Session, settings: Settings, params: ReportParams, *, answers: bool,
-                period: Period | None = None, types: list[str] | None = None) -> Inputs:
+                period: Period | None = None, types: list[str] | None = None,
+                non_converting: bool = False) -> Inputs:
     """Read the report's conversions and the touches of their people; build the journeys.
 
-    ``period`` and ``types`` default to the parameters' period and conversion type.
+    ``period`` and ``types`` default to the parameters' period and conversion type. With
+    ``non_converting`` the period's non-converting journeys are read too (ATTRIBUTION.md), for the
+    data-driven models and intervals.
     """
     period = period or params.period
     lookback = timedelta(days=params.lookback_days)
@@ -104,16 +112,25 @@ def load_inputs(session: Session, settings: Settings, params: ReportParams, *, a
     no_touch = int(journeys.loc[journeys["position"].to_numpy() == 0, "is_fallback"].sum())
     if params.self_report_as_first_touch:
         journeys = self_report_as_first_touch(journeys)
+    nulls = None
+    if non_converting:
+        everyone = load_touchpoints(session, settings, max(period.start, period.end - lookback), period.end)
+        nulls = non_converting_journeys(everyone, conversions, start=period.start, end=period.end,
+                                        lookback=pd.Timedelta(lookback))
     return Inputs(context.reset_index(drop=True), journeys.reset_index(drop=True), len(touches), answers_read,
-                  no_touch)
+                  no_touch, nulls)
 
 
-def _model(name: str, params: ReportParams) -> Any:
+def _model(name: str, params: ReportParams, settings: Settings) -> Any:
     cls = MODELS[name]
     if name == "time_decay":
         return cls(half_life=pd.Timedelta(days=params.half_life_days))
     if name == "position_based":
         return cls(first=params.position_first, last=params.position_last)
+    if name == "markov":
+        return cls(order=params.markov_order)
+    if name == "shapley":  # the players are the report's dimension; filters then drill into its credit
+        return cls(players=[BY_COLUMNS[b] for b in params.by], max_players=settings.shapley_max_players)
     return cls()
 
 
@@ -165,13 +182,31 @@ def _tied_answers(session: Session, settings: Settings, period: Period, lookback
     return tied[["conversion_id", "answer_channel"]], len(found)
 
 
+@dataclass
+class Credits:
+    """What :func:`credits` gives: the stacked credit tables, the counts, and what some models add."""
+
+    table: pd.DataFrame  # a leading ``model`` column, then the group columns, conversions, value, share
+    counts: dict[str, Any]
+    markov: Any = None  # attribution.models.markov.MarkovFit, when the markov model ran
+    intervals: pd.DataFrame | None = None  # model, by columns, conversions_low/high, value_low/high
+
+
+def bootstrap_seed(params: ReportParams) -> int:
+    """The bootstrap's seed: a hash of the report's parameters, so the same report gives the same intervals."""
+    text = json.dumps({k: v for k, v in params.as_dict().items()}, sort_keys=True, default=str)
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
+
+
 def credits(session: Session, settings: Settings, params: ReportParams, models: list[Any], group: list[str], *,
             period: Period | None = None, types: list[str] | None = None,
-            engine: str = "database") -> tuple[pd.DataFrame, dict[str, Any]]:
+            engine: str = "database", intervals: bool = False) -> Credits:
     """Credit the period's conversions with each model, grouped by the touch columns ``group``.
 
-    Returns the stacked credit tables (a leading ``model`` column) and the report's ``counts``.
-    ``engine`` says where journeys are built (:data:`ENGINES`); both give the same credits.
+    ``engine`` says where journeys are built (:data:`ENGINES`); both give the same credits. The
+    data-driven models (and ``intervals``) also read the period's non-converting journeys. With
+    ``intervals``, each model's bootstrap interval per ``params.by`` value (filters applied as in
+    :func:`attribution_report`), seeded from the parameters (:func:`bootstrap_seed`).
     """
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}")
@@ -180,30 +215,58 @@ def credits(session: Session, settings: Settings, params: ReportParams, models: 
         types = [params.conversion_type]
     names = {m.name for m in models}
     needs_answers = "self_reported" in names or params.self_report_as_first_touch
+    needs_nulls = intervals or bool(names & set(DATA_DRIVEN))
+    replicators: dict[str, Any] = {}
     if engine == "memory":
-        inputs = load_inputs(session, settings, params, answers=needs_answers, period=period, types=types)
-        tables = [m.attribute(inputs.journeys, group).assign(model=m.name) for m in models]
+        inputs = load_inputs(session, settings, params, answers=needs_answers, period=period, types=types,
+                             non_converting=needs_nulls)
         counts = _memory_counts(inputs)
+        journeys = inputs.journeys
+        if needs_nulls:
+            journeys = with_non_converting(journeys, inputs.non_converting)
+        tables = {m.name: None for m in models}
     else:
         lookback = timedelta(days=params.lookback_days)
         answers, answers_read = _tied_answers(session, settings, period, lookback, types) if needs_answers \
             else (None, 0)
         window = {"start": period.start, "end": period.end, "lookback_days": params.lookback_days, "types": types,
                   "dims": group, "since_previous_conversion": params.since_previous_conversion, "answers": answers}
-        paths = load_paths(session, settings, **window)
+        paths = load_paths(session, settings, non_converting=needs_nulls, **window)
         counts = _path_counts(paths, answers_read)
-        journeys = paths.journeys(self_report_as_first_touch=params.self_report_as_first_touch)
-        tables = []
-        for model in models:
-            if model.name == "time_decay":
-                sums, total = time_decay_sums(session, settings, half_life_days=params.half_life_days,
-                                              self_report_as_first_touch=params.self_report_as_first_touch, **window)
-                table = credit_sums(sums[[*group, "conversions", "value"]], group, total)
-            else:
+        journeys = paths.journeys(self_report_as_first_touch=params.self_report_as_first_touch,
+                                  non_converting=needs_nulls)
+        tables = {m.name: None for m in models}
+        if "time_decay" in names:  # ages stay in the database: the weights are summed there (per path, for intervals)
+            decay = time_decay_sums(session, settings, half_life_days=params.half_life_days,
+                                    self_report_as_first_touch=params.self_report_as_first_touch,
+                                    per_path=paths if intervals else None, **window)
+            tables["time_decay"] = credit_sums(decay.sums[[*group, "conversions", "value"]], group, decay.conversions)
+            if intervals:
+                replicators["time_decay"] = decay.replicator(journeys, group)
+    fit = None
+    out = []
+    for model in models:
+        table = tables[model.name]
+        try:
+            if model.name == "markov":
+                fit = model.fit(journeys, group)
+                table = fit.credits
+            elif table is None:
                 table = model.attribute(journeys, group)
-            tables.append(table.assign(model=model.name))
-    table = pd.concat(tables, ignore_index=True)
-    return table[["model", *[c for c in table.columns if c != "model"]]], counts
+        except ValueError as exc:  # the data cannot be credited so (Shapley's player cap)
+            raise ValidationError(str(exc), "model") from None
+        out.append(table.assign(model=model.name))
+    table = pd.concat(out, ignore_index=True)
+    result = Credits(table[["model", *[c for c in table.columns if c != "model"]]], counts, fit)
+    if intervals:
+        by = [BY_COLUMNS[b] for b in params.by]
+        filters = {BY_COLUMNS[name]: value for name, value in params.filters.items()}
+        try:
+            result.intervals = bootstrap(journeys, models, by, samples=params.samples, seed=bootstrap_seed(params),
+                                         filters=filters, replicators=replicators)
+        except ValueError as exc:
+            raise ValidationError(str(exc), "intervals") from None
+    return result
 
 
 def _filtered(table: pd.DataFrame, by: list[str], filters: dict[str, str], conversions: float) -> pd.DataFrame:
@@ -237,17 +300,74 @@ def attribution_report(session: Session, settings: Settings, params: ReportParam
     by = [BY_COLUMNS[b] for b in params.by]
     filters = {BY_COLUMNS[name]: value for name, value in params.filters.items()}
     group = list(dict.fromkeys([*by, *filters]))
-    models = [_model(name, params) for name in params.models]
-    table, counts = credits(session, settings, params, models, group, engine=engine)
+    models = [_model(name, params, settings) for name in params.models]
+    result = credits(session, settings, params, models, group, engine=engine, intervals=params.intervals)
+    counts = result.counts
     report = _common(settings, params, counts)
     if "self_reported" in params.models:
         with_answer = report["counts"]["with_answer"]
         report["counts"]["self_reported_fell_back"] = report["counts"]["conversions"] - with_answer
         report["counts"]["self_reported_fallback_model"] = "last_touch"
-    report["rows"] = _records(_filtered(table, by, filters, counts["conversions"]))
+    table = _filtered(result.table, by, filters, counts["conversions"])
     report["columns"] = ["model", *params.by, "conversions", "value", "share"]
+    if result.intervals is not None:
+        table = _with_intervals(table, result.intervals, by)
+        report["columns"] += list(INTERVAL_COLUMNS)
+        report["intervals"] = {"method": "bootstrap", "samples": params.samples, "level": 0.95,
+                               "seed": bootstrap_seed(params)}
+        report["comparison"] = _comparison(table, by, params.by)
+    report["rows"] = _records(table)
+    if result.markov is not None:
+        report["markov"] = _markov_section(result.markov, params)
     _note_retention(report, session, settings, params.period.start - timedelta(days=params.lookback_days))
     return report
+
+
+def _with_intervals(table: pd.DataFrame, intervals: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """The credit table with each row's interval (a value no resample credited has 0 to 0)."""
+    keys = ["model", *by]
+    left = table.assign(**{c: table[c].astype(object) for c in by})
+    right = intervals.assign(**{c: intervals[c].astype(object) for c in by})
+    out = left.merge(right, on=keys, how="left", sort=False)
+    out[list(INTERVAL_COLUMNS)] = out[list(INTERVAL_COLUMNS)].fillna(0.0)
+    return out
+
+
+def _comparison(table: pd.DataFrame, by: list[str], names: tuple[str, ...]) -> list[dict[str, Any]]:
+    """For each value and pair of models: do their credits differ beyond their intervals (no overlap)?"""
+    rows = []
+    models = list(dict.fromkeys(table["model"]))
+    indexed = table.set_index(["model", *by])
+    values = table[by].drop_duplicates()
+    for i, first in enumerate(models):
+        for second in models[i + 1:]:
+            for key in values.itertuples(index=False):
+                key = tuple(key)
+                a = indexed.loc[(first, *key)] if (first, *key) in indexed.index else None
+                b = indexed.loc[(second, *key)] if (second, *key) in indexed.index else None
+                low_a, high_a = (a["conversions_low"], a["conversions_high"]) if a is not None else (0.0, 0.0)
+                low_b, high_b = (b["conversions_low"], b["conversions_high"]) if b is not None else (0.0, 0.0)
+                rows.append({**dict(zip(names, key, strict=True)), "model_a": first, "model_b": second,
+                             "conversions_a": float(a["conversions"]) if a is not None else 0.0,
+                             "conversions_b": float(b["conversions"]) if b is not None else 0.0,
+                             "differ": not bool(overlaps(low_a, high_a, low_b, high_b))})
+    return rows
+
+
+def _markov_section(fit: Any, params: ReportParams) -> dict[str, Any]:
+    """What the Markov model adds: P, removal effects, the transition matrix (order 1), the fallback."""
+    section: dict[str, Any] = {
+        "order": fit.order,
+        "conversion_probability": float(fit.conversion_probability),
+        "fell_back_to_linear": bool(fit.fell_back),
+        "removal_effects": _records(fit.removal_effects),
+    }
+    if fit.fell_back:
+        section["note"] = ("no value has a removal effect (the chain never reaches a conversion): the credits are "
+                           "linear's")
+    if fit.transitions is not None:
+        section["transitions"] = fit.transitions.astype(object).where(fit.transitions.notna(), None).to_dict("records")
+    return section
 
 
 def paths_report(session: Session, settings: Settings, params: ReportParams) -> dict[str, Any]:
@@ -396,11 +516,11 @@ def _funnel_period(session: Session, settings: Settings, params: ReportParams, l
     by = params.by[0]
     costs, unpriced = load_costs(session, settings, period.first, period.last)
     costs = costs.assign(channel=costs["channel"].fillna(UNASSIGNED))
-    model = _model(params.models[0], params)
+    model = _model(params.models[0], params, settings)
     stage_credits = {}
     for stage in (funnel[0], funnel[-1]):
-        table, _ = credits(session, settings, params, [model], [BY_COLUMNS[by]], period=period, types=[stage],
-                           engine=engine)
+        table = credits(session, settings, params, [model], [BY_COLUMNS[by]], period=period, types=[stage],
+                        engine=engine).table
         stage_credits[stage] = table.drop(columns=["model", "share"])
     table = cost_metrics(stage_credits[funnel[0]], stage_credits[funnel[-1]], costs[[by, "amount"]], by)
     overall = stages[stages["stage"] == funnel[-1]]["overall"] if params.segment is None else None

@@ -46,13 +46,17 @@ class CommonQuery(Schema):
 
 
 class AttributionQuery(CommonQuery):
-    model = _field("first_touch, last_touch, last_non_direct, linear, time_decay, position_based, self_reported; "
-                   "several comma-separated or repeated (default first_touch,last_touch,linear)")
+    model = _field("first_touch, last_touch, last_non_direct, linear, time_decay, position_based, self_reported, "
+                   "markov, shapley; several comma-separated or repeated (default first_touch,last_touch,linear)")
     by = _field("channel (default), source, medium, campaign, link, kind; several comma-separated")
     self_report_as_first_touch = _field("true: the self-reported channel joins each journey as its first touch")
     half_life_days = _field("time_decay half-life in days (default 7)")
     position_first = _field("position_based weight of the first touch (default 0.4)")
     position_last = _field("position_based weight of the last touch (default 0.4)")
+    markov_order = _field("markov: how many previous values a state remembers (1-4, default 1)")
+    intervals = _field("true: a bootstrap interval (2.5 and 97.5 percentiles) for every credited number: columns "
+                       "conversions_low/high and value_low/high, and `comparison` (where two models differ)")
+    samples = _field("Bootstrap resamples with intervals=true (20-2000, default 200)")
     channel = _field("Only rows of this channel")
     source = _field("Only rows of this source")
     medium = _field("Only rows of this medium")
@@ -68,7 +72,9 @@ class PathsQuery(CommonQuery):
 
 
 class FunnelQuery(CommonQuery):
-    model = _field("Model crediting conversions for cost per lead/acquisition and ROAS (default linear)")
+    model = _field("Model crediting conversions for cost per lead/acquisition and ROAS (default linear; any "
+                   "attribution model, markov and shapley included)")
+    markov_order = _field("With model=markov: the chain's order (1-4, default 1)")
     by = _field("channel (default) or campaign: the segments of the cost metrics")
     segment = _field("Stage table per segment: channel, source, medium, campaign, link, kind (of the person's "
                      "first touch in the period) or self_reported")
