@@ -91,6 +91,9 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("DELETE", "/api/v1/keys/<key_ref>"): ALL,
     # pages
     ("GET", "/"): ALL,
+    ("GET", "/docs/api/"): ALL,  # the browsable API reference, its OpenAPI copy and Swagger UI's files
+    ("GET", "/docs/api/openapi.json"): ALL,
+    ("GET", "/docs/api/assets/<name>"): ALL,
     ("POST", "/campaigns"): CAMPAIGN_WRITERS,
     ("GET", "/campaigns/<campaign_id>"): CAMPAIGN_READERS,
     ("GET", "/campaigns/<campaign_id>/sheet.pdf"): CAMPAIGN_READERS,

@@ -158,6 +158,8 @@ def _register_blueprints(app: APIFlask) -> None:
     app.register_blueprint(touchpoints_bp)
     app.register_blueprint(reports_bp)
     app.register_blueprint(pages_bp)
+    from tracker.apidocs import bp as apidocs_bp
+    app.register_blueprint(apidocs_bp)
 
 
 def _register_headers(app: APIFlask) -> None:

@@ -80,7 +80,8 @@ def too_large(_exc: RequestEntityTooLarge) -> tuple[str, int]:
 
 
 @bp.context_processor
-def _principal() -> dict[str, Any]:
+def principal_context() -> dict[str, Any]:
+    """The signed-in account and ``can(permission)`` for the menu of every page (the API reference's too)."""
     account = g.get("account")
     return {"principal": account, "can": lambda permission: permits(account, permission)}
 
