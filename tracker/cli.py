@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 import csv
-import functools
 import json
 import os
 import sys
-from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,7 +14,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup, with_appcontext
 
-from tracker.errors import DomainError
+from tracker.cli_support import domain_errors, open_session
 
 
 def _create_app() -> Flask:
@@ -27,23 +25,6 @@ def _create_app() -> Flask:
 @click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False, add_version_option=False)
 def main() -> None:
     """Tracked links, QR codes and click capture (see README)."""
-
-
-def domain_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Print a service's domain error as a CLI message and exit non-zero."""
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except DomainError as exc:
-            where = f" ({exc.field})" if exc.field else ""
-            raise click.ClickException(f"{exc.message}{where}") from None
-    return wrapper
-
-
-def _session():  # type: ignore[no-untyped-def]
-    from tracker.db import get_db
-    return get_db().Session()
 
 
 def register_commands(app: Flask) -> None:
@@ -94,7 +75,7 @@ def campaigns_create(name: str, slug: str | None, fallback_url: str | None, star
     from tracker.links.service import create_campaign
     data = {k: v for k, v in {"name": name, "slug": slug, "fallback_url": fallback_url,
                               "start_date": start_date, "end_date": end_date}.items() if v is not None}
-    with _session() as session:
+    with open_session() as session:
         campaign = create_campaign(session, current_app.config["SETTINGS"], data)
     click.echo(f"{campaign.id}\t{campaign.slug}")
 
@@ -123,7 +104,7 @@ def links_create(force: bool, as_json: bool, **fields: Any) -> None:
     from tracker.links.service import create_link
     settings = current_app.config["SETTINGS"]
     data = {k: v for k, v in fields.items() if v is not None}
-    with _session() as session:
+    with open_session() as session:
         link = create_link(session, settings, data, force=force)
         out = links_out(session, settings, [link])[0]
     if as_json:
@@ -146,7 +127,7 @@ qr_cli = AppGroup("qr", help="QR codes.")
 def qr_sheet(campaign: str, output: Path, paper: str, include_online: bool) -> None:
     """Write a printable PDF sheet of a campaign's offline QR codes."""
     from tracker.qr.sheets import campaign_sheet
-    with _session() as session:
+    with open_session() as session:
         _, pdf = campaign_sheet(session, current_app.config["SETTINGS"], campaign, paper=paper,
                                 include_online=include_online)
     tmp = output.with_name(output.name + ".part")
@@ -195,7 +176,7 @@ def export_clicks(from_: str, to: str, fmt: str, output: Path | None) -> None:
         writer = csv.DictWriter(out, CLICK_COLUMNS) if fmt == "csv" else None
         if writer:
             writer.writeheader()
-        with _session() as session:
+        with open_session() as session:
             for row in session.execute(stmt.execution_options(yield_per=5000)).mappings():
                 record = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
                 if writer:
@@ -237,7 +218,7 @@ def import_touchpoints(file: Path, skip_bad_rows: bool) -> None:
         raw = fh.read(settings.max_upload_bytes + 1)
     if len(raw) > settings.max_upload_bytes:
         raise click.ClickException(f"{file} is larger than {settings.max_upload_bytes} bytes (max_upload_bytes)")
-    with _session() as session:
+    with open_session() as session:
         result = run_import(session, settings, secret, decode_csv(raw), atomic=not skip_bad_rows)
     for problem in result.rejected:
         where = f" ({problem['field']})" if problem["field"] else ""
@@ -316,7 +297,7 @@ def serve(host: str, port: int, workers: int, server: str, threads: int) -> None
     app = current_app
     settings = app.config["SETTINGS"]
     try:
-        with _session() as session:
+        with open_session() as session:
             first = bootstrap_admin(session)
             if first is not None:
                 account, password, key = first

@@ -13,7 +13,7 @@ from flask.cli import AppGroup
 
 from tracker.auth import service
 from tracker.auth.models import ROLES
-from tracker.cli import _session, domain_errors
+from tracker.cli_support import domain_errors, open_session
 
 accounts_cli = AppGroup("accounts", help="People accounts and their roles.")
 keys_cli = AppGroup("keys", help="API keys (each belongs to an account and acts with its role).")
@@ -43,7 +43,7 @@ def accounts_create(email: str, role: str, password_stdin: bool, no_password: bo
     if password_stdin and no_password:
         raise click.UsageError("--password-stdin and --no-password exclude each other")
     password = None if no_password else _read_password(password_stdin)
-    with _session() as session:
+    with open_session() as session:
         account = service.create_account(session, email, role, password)
         click.echo(f"{account.id}\t{account.email}\t{account.role}")
 
@@ -51,7 +51,7 @@ def accounts_create(email: str, role: str, password_stdin: bool, no_password: bo
 @accounts_cli.command("list")
 def accounts_list() -> None:
     """List accounts: id, e-mail, role, state, assigned campaigns, last sign-in."""
-    with _session() as session:
+    with open_session() as session:
         for a in service.list_accounts(session):
             state = "disabled" if a.disabled else "active"
             campaigns = ",".join(c.slug for c in a.campaigns) or "-"
@@ -65,7 +65,7 @@ def accounts_list() -> None:
 @domain_errors
 def accounts_assign(email: str, campaigns: tuple[str, ...]) -> None:
     """Give a staff account access to campaigns (ids or slugs)."""
-    with _session() as session:
+    with open_session() as session:
         account = service.assign_campaigns(session, email, campaigns)
         click.echo(f"{account.email}: {', '.join(c.slug for c in account.campaigns)}")
 
@@ -76,7 +76,7 @@ def accounts_assign(email: str, campaigns: tuple[str, ...]) -> None:
 @domain_errors
 def accounts_unassign(email: str, campaigns: tuple[str, ...]) -> None:
     """Take campaigns (ids or slugs) away from an account."""
-    with _session() as session:
+    with open_session() as session:
         account = service.unassign_campaigns(session, email, campaigns)
         click.echo(f"{account.email}: {', '.join(c.slug for c in account.campaigns) or 'no campaigns'}")
 
@@ -92,7 +92,7 @@ def accounts_set(email: str, role: str | None, disabled: bool | None, password_s
                  prompt_password: bool) -> None:
     """Change an account's role, disable or enable it, or set its password."""
     password = _read_password(password_stdin) if (password_stdin or prompt_password) else None
-    with _session() as session:
+    with open_session() as session:
         a = service.update_account(session, email, role=role, disabled=disabled, password=password)
         click.echo(f"{a.id}\t{a.email}\t{a.role}\t{'disabled' if a.disabled else 'active'}")
 
@@ -104,7 +104,7 @@ def accounts_set(email: str, role: str | None, disabled: bool | None, password_s
 @domain_errors
 def keys_create(account: str, name: str) -> None:
     """Create an API key and print it (shown only this once)."""
-    with _session() as session:
+    with open_session() as session:
         key, plain = service.create_key(session, account, name)
         click.echo(plain)
         click.echo(f"key {key.prefix} ({name}) of {key.account.email} ({key.account.role}) created; "
@@ -114,7 +114,7 @@ def keys_create(account: str, name: str) -> None:
 @keys_cli.command("list")
 def keys_list() -> None:
     """List API keys (never the keys themselves)."""
-    with _session() as session:
+    with open_session() as session:
         for key in service.list_keys(session):
             state = "revoked" if key.revoked_at else ("disabled account" if key.account.disabled else "active")
             used = key.last_used_at.isoformat() if key.last_used_at else "never"
@@ -127,6 +127,6 @@ def keys_list() -> None:
 @domain_errors
 def keys_revoke(key: str) -> None:
     """Revoke a key by id or prefix."""
-    with _session() as session:
+    with open_session() as session:
         revoked = service.revoke_key(session, key)
         click.echo(f"key {revoked.prefix} revoked")

@@ -5,7 +5,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from tracker.cli import domain_errors
+from tracker.cli_support import domain_errors
 from tracker.db import get_db
 from tracker.privacy import erasure, retention
 
