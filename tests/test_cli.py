@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 import zxingcpp
 
-from tracker.cli import CLICK_COLUMNS
+from tracker.commands import CLICK_COLUMNS
 from tracker.links.models import Campaign, Link
 from tracker.redirects.models import Click
 

@@ -67,7 +67,7 @@ def create_app(config: Mapping[str, Any] | None = None, settings: Settings | Non
     init_auth(app)  # accounts and keys API, rate limiter, key-guarded OpenAPI document
     _register_headers(app)
 
-    from tracker.cli import register_commands
+    from tracker.commands import register_commands
     register_commands(app)
     return app
 

@@ -1,6 +1,6 @@
 """What every ``tracker`` command module shares: domain errors as CLI messages, a database session.
 
-It sits below the command modules (``tracker/cli.py``, ``tracker/auth/cli.py``, ``tracker/privacy/cli.py``)
+It sits below the command modules (``tracker/commands.py``, ``tracker/auth/cli.py``, ``tracker/privacy/cli.py``)
 so that none of them imports another for these helpers.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``tracker people erase KEY`` and ``tracker retention purge`` (registered from ``tracker/cli.py``)."""
+"""``tracker people erase KEY`` and ``tracker retention purge`` (registered from ``tracker/commands.py``)."""
 from __future__ import annotations
 
 import click
