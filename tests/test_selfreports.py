@@ -12,7 +12,7 @@ from accounts_support import sign_in_as
 
 from attribution.selfreports import tie_answers
 from tracker.config import ConfigError, load_settings
-from tracker.selfreports.answers import AnswerBook, Matcher, fold
+from tracker.selfreports.answers import AnswerBook, Matcher, fold, with_answers
 from tracker.selfreports.models import SelfReport
 
 ORIGIN = "https://www.example.com"
@@ -22,7 +22,7 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 @pytest.fixture(scope="module")
 def default_matcher() -> Matcher:
-    return load_settings().answers.matcher()
+    return with_answers(load_settings()).answers.matcher()
 
 
 # ---- the normaliser (no database) ----------------------------------------------------------------

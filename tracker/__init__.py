@@ -36,6 +36,9 @@ def create_app(config: Mapping[str, Any] | None = None, settings: Settings | Non
     flask_options = {k: v for k, v in config.items() if k.isupper()}
     if settings is None:
         settings = load_settings({k: v for k, v in config.items() if not k.isupper()})
+    if settings.answers is None:
+        from tracker.selfreports.answers import with_answers
+        settings = with_answers(settings)  # the answer book: config/answers.toml, checked against the taxonomy
 
     app = APIFlask("tracker", title="Tracker API", version=__version__, spec_path="/api/openapi.json",
                    docs_path=None, instance_path=settings.instance_path)

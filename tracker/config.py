@@ -12,11 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-if TYPE_CHECKING:
-    from tracker.selfreports.answers import AnswerBook
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 ENV_PREFIX = "TRACKER_"
@@ -117,7 +114,9 @@ class Settings:
     click_retention_days: int = 0  # raw clicks and visits older than this are purged (0: keep forever)
     instance_path: str = "instance"
     taxonomy: Taxonomy = field(default=None)  # type: ignore[assignment]
-    answers: AnswerBook = field(default=None)  # type: ignore[assignment]
+    # The answer book of answers_file (tracker.selfreports.answers.AnswerBook), loaded by the self-reports
+    # package, not here: tracker.selfreports.answers.with_answers, which the application factory calls.
+    answers: Any = None
 
     @property
     def spool_path(self) -> Path:
@@ -264,7 +263,4 @@ def load_settings(
             taxonomy = Taxonomy.from_mapping(tomllib.load(fh))
     except FileNotFoundError:
         raise ConfigError(f"channel taxonomy file {taxonomy_path} does not exist") from None
-    from tracker.selfreports.answers import load_answers  # it imports ConfigError from here
-
-    answers = load_answers(config_dir / values.get("answers_file", defaults["answers_file"]), taxonomy.channels)
-    return Settings(**values, taxonomy=taxonomy, answers=answers)
+    return Settings(**values, taxonomy=taxonomy)

@@ -17,6 +17,7 @@ with the raw stored text, so a new rule re-maps old answers too.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
@@ -27,10 +28,10 @@ from typing import Any
 from rapidfuzz import fuzz, process
 from unidecode import unidecode
 
-from tracker.config import ConfigError
+from tracker.config import CONFIG_DIR, ConfigError, Settings
 
 __all__ = ["FUZZY_CUTOFF", "FUZZY_MIN_LENGTH", "LANGUAGES", "OTHER", "AnswerBook", "Match", "Matcher",
-           "Option", "fold", "load_answers"]
+           "Option", "fold", "load_answers", "with_answers"]
 
 OTHER = "Other"
 LANGUAGES = ("en", "no")
@@ -220,3 +221,13 @@ def load_answers(path: Path, channels: Sequence[str]) -> AnswerBook:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"answers file {path}: {exc}") from None
     return AnswerBook.from_mapping(data, channels)
+
+
+def with_answers(settings: Settings, config_dir: Path = CONFIG_DIR) -> Settings:
+    """Return ``settings`` with their answer book, ``answers_file`` of ``config_dir`` (``settings.answers``).
+
+    The application factory calls it on the settings it loads. Raises ConfigError naming the problem when
+    the file is missing, is not TOML, or names a channel the taxonomy does not have.
+    """
+    book = load_answers(config_dir / settings.answers_file, settings.taxonomy.channels)
+    return dataclasses.replace(settings, answers=book)
