@@ -26,7 +26,8 @@ from tracker.inputs import to_utc
 from tracker.people.service import resolve_ids, stitch
 from tracker.selfreports.models import SelfReport
 
-__all__ = ["CONVERSION_FIELDS", "MAX_BATCH", "BatchResult", "parse_timestamp", "create_conversions", "list_conversions"]
+__all__ = ["CONVERSION_FIELDS", "MAX_BATCH", "BatchResult", "parse_conversions", "parse_timestamp",
+           "create_conversions", "list_conversions"]
 
 CONVERSION_FIELDS = ("external_id", "type", "ts", "value", "currency", "tid", "site_visitor_id", "customer_key")
 MAX_BATCH = 1000
@@ -58,6 +59,22 @@ class BatchResult:
     @property
     def created(self) -> int:
         return sum(1 for o in self.outcomes if o.status == "created")
+
+
+def parse_conversions(body: Any) -> tuple[list[Any], bool]:
+    """Return (items, is_batch) of a conversions request body; raise ValidationError.
+
+    The API and the conversion spool (a request queued while the database is unavailable) both parse with it.
+    """
+    if not isinstance(body, dict):
+        raise ValidationError("send a JSON object: one conversion, or {\"conversions\": [...]}", None)
+    batch = "conversions" in body
+    if batch:
+        if set(body) - {"conversions"}:
+            raise ValidationError("a batch has only the field conversions", "conversions")
+        if not isinstance(body["conversions"], list):
+            raise ValidationError("conversions must be a list of objects", "conversions")
+    return (body["conversions"] if batch else [body]), batch
 
 
 def parse_timestamp(value: object, now: datetime) -> datetime:

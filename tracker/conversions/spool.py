@@ -219,7 +219,7 @@ def _unavailable(settings: Settings) -> tuple[Response, int, dict[str, str]]:
 
 def _queue_request(queue: ConversionQueue) -> tuple[Response, int] | None:
     """Answer a conversions POST from the spool (202), or None when its key cannot be trusted offline."""
-    from tracker.conversions.views import parse_conversions
+    from tracker.conversions.service import parse_conversions
 
     if not queue.knows_key(request):
         return None

@@ -35,19 +35,6 @@ def _dump(conversion: Conversion, settings: Settings) -> dict[str, Any]:
     return ConversionOut().dump(conversion_out(conversion, settings))  # type: ignore[no-any-return]
 
 
-def parse_conversions(body: Any) -> tuple[list[Any], bool]:
-    """Return (items, is_batch) of a conversions request body; raise ValidationError."""
-    if not isinstance(body, dict):
-        raise ValidationError("send a JSON object: one conversion, or {\"conversions\": [...]}", None)
-    batch = "conversions" in body
-    if batch:
-        if set(body) - {"conversions"}:
-            raise ValidationError("a batch has only the field conversions", "conversions")
-        if not isinstance(body["conversions"], list):
-            raise ValidationError("conversions must be a list of objects", "conversions")
-    return (body["conversions"] if batch else [body]), batch
-
-
 @bp.post("/conversions")
 @requires("conversions:write")
 @bp.input(AtomicQuery, location="query", arg_name="query")
@@ -66,7 +53,7 @@ def parse_conversions(body: Any) -> tuple[list[Any], bool]:
 def create_conversions(query: dict[str, Any]) -> Any:
     """Record conversions (single or batch)"""
     settings = _settings()
-    items, batch = parse_conversions(request.get_json(silent=True))
+    items, batch = service.parse_conversions(request.get_json(silent=True))
     # This key may queue conversions while the database is unavailable (tracker/conversions/spool.py).
     conversion_queue().remember_key(request)
     secret = current_app.extensions["tracker.redirects"]["ip_secret"]
