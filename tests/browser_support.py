@@ -1,4 +1,5 @@
-"""What the browser tests share: Debian's chromium, its flags, the artefact folder and a live app.
+"""What the browser tests share: Debian's chromium, its flags, the artefact folder, a live app, and the
+tracker with a landing site on two origins (the snippet's and privacy's ``sites`` fixture, in conftest.py).
 
 Playwright drives ``/usr/bin/chromium`` (``apt-get install chromium``); a browser is never
 downloaded. Tests that need it take the ``playwright_api`` fixture (in ``conftest.py``), which
@@ -9,12 +10,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from accounts_support import PASSWORD, make_account
+from accounts_support import PASSWORD, make_account, make_key
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
@@ -78,3 +80,70 @@ def live_app(tmp_path: Path, name: str,
         thread.join(timeout=10)
         server.server_close()
         get_db(app).engine.dispose()
+
+
+# A desktop Chrome: headless Chromium says "HeadlessChrome", which the bot flag rightly catches.
+DESKTOP = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+           "Chrome/124.0.0.0 Safari/537.36")
+
+# The landing page of the snippet tests: it embeds /t.js with a plain script tag.
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Example landing page</title>
+<script async src="{service}/t.js"></script></head>
+<body><h1>Spring offer</h1><p>A demo landing page on another origin than the tracker.</p></body></html>
+"""
+
+# A thank-you page embedding the survey with the ids it knows (as a shop's order page would).
+SURVEY_PAGE = """<!doctype html>
+<html lang="nb"><head><meta charset="utf-8"><title>Takk for bestillingen</title></head>
+<body><h1>Takk for bestillingen</h1>
+<iframe title="Spørreskjema" width="480" height="640"
+        src="{service}/ask?lang=no&svid=site-visitor-0123456789&conversion=order-1001"></iframe>
+</body></html>
+"""
+
+
+@contextmanager
+def landing_sites(make_app: Callable[..., Any]) -> Iterator[SimpleNamespace]:
+    """The tracker and a landing site, each on its own free port of 127.0.0.1 (the ``sites`` fixture).
+
+    ``make_app(**settings)`` builds the tracker. Yields ``app``, an admin ``key``, the ``service`` and
+    ``landing`` URLs and the tracker's ``requests``.
+    """
+    requests: list[str] = []
+
+    class Landing(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            page = SURVEY_PAGE if self.path.startswith("/thanks") else PAGE
+            body = page.format(service=service_url).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    landing = ThreadingHTTPServer(("127.0.0.1", 0), Landing)
+    landing_url = f"http://127.0.0.1:{landing.server_port}"
+    holder: dict[str, Any] = {}
+
+    def wsgi(environ: dict[str, Any], start: Any) -> Any:
+        requests.append(f"{environ['REQUEST_METHOD']} {environ['PATH_INFO']}")
+        return holder["app"](environ, start)
+
+    service = make_server("127.0.0.1", 0, wsgi, threaded=True)
+    service_url = f"http://127.0.0.1:{service.server_port}"
+    app = holder["app"] = make_app(public_base_url=service_url, landing_origins=(landing_url,))
+    with get_db(app).Session() as session:
+        key = make_key(session, "admin")
+    threads = [serve(landing, "landing-site"), serve(service, "tracker-service")]
+    try:
+        yield SimpleNamespace(app=app, key=key, service=service_url, landing=landing_url, requests=requests)
+    finally:
+        for server in (service, landing):
+            server.shutdown()
+            server.server_close()
+        for thread in threads:
+            thread.join(timeout=10)

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from accounts_support import make_key, sign_in_as
-from browser_support import require_browser
+from browser_support import landing_sites, require_browser
 from pg_support import postgres_schema
 
 import tracker.models  # noqa: F401
@@ -163,3 +164,10 @@ def make_link(client: Any, auth: dict[str, str]) -> Callable[..., dict[str, Any]
 def playwright_api() -> Any:
     """``playwright.sync_api`` for the browser tests (skipped with the reason when chromium is missing)."""
     return require_browser()
+
+
+@pytest.fixture
+def sites(playwright_api: Any, make_app: Callable[..., Any]) -> Iterator[SimpleNamespace]:
+    """The tracker and a landing site on two origins of 127.0.0.1 (the snippet and privacy browser tests)."""
+    with landing_sites(make_app) as live:
+        yield live

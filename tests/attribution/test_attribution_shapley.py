@@ -28,7 +28,7 @@ CHANNELS = ("Direct", "Email", "Paid search", "Events", "Podcast")  # at most 5 
 CAMPAIGNS = ("spring", "fall", None)
 VALUES = (0.0, 1.0, 19.99, 250.0, 1e4 / 3, 0.1)
 SETTINGS = settings(max_examples=100, deadline=None, derandomize=True, database=None)
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class Row(NamedTuple):

@@ -66,7 +66,7 @@ def test_pages_require_sign_in(client, path):
     assert resp.headers["Location"].startswith("/login?next=")
 
 
-# Signing in with e-mail and password, and what ends a page session: tests/test_accounts.py.
+# Signing in with e-mail and password, and what ends a page session: tests/auth/test_accounts.py.
 
 
 def test_a_form_too_large_gets_a_page(signed_in, app):

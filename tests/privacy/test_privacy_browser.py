@@ -1,8 +1,8 @@
 """Cookieless mode and Global Privacy Control in real headless Chromium: nothing stored in the browser.
 
-Reuses the two-origin set-up of ``test_snippet_browser`` (the tracker on one port, a landing page on
-another); ``app_overrides`` adds settings to its app. Skips with the reason without playwright or
-``/usr/bin/chromium``.
+Reuses the two-origin set-up of the snippet's browser test (the ``sites`` fixture of ``conftest.py``: the
+tracker on one port, a landing page on another); ``app_overrides`` adds settings to its app. Skips with the
+reason without playwright or ``/usr/bin/chromium``.
 """
 from __future__ import annotations
 
@@ -13,9 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import sqlalchemy as sa
-from browser_support import CHROMIUM, CHROMIUM_ARGS
-from test_snippet_browser import DESKTOP
-from test_snippet_browser import sites as snippet_sites  # noqa: F401 (a fixture, asked for by name)
+from browser_support import CHROMIUM, CHROMIUM_ARGS, DESKTOP
 
 from tracker.db import get_db
 from tracker.people.models import Identity
@@ -39,9 +37,9 @@ def make_app(make_app: Callable[..., Any], app_overrides: dict[str, Any]) -> Cal
 
 
 @pytest.fixture(name="sites")
-def live_sites(snippet_sites: SimpleNamespace, app_overrides: dict[str, Any]) -> SimpleNamespace:  # noqa: F811
-    """The tracker (with ``app_overrides``) and a landing site, from ``test_snippet_browser``."""
-    return snippet_sites
+def live_sites(sites: SimpleNamespace, app_overrides: dict[str, Any]) -> SimpleNamespace:
+    """The tracker (with ``app_overrides``) and a landing site, from conftest.py's ``sites``."""
+    return sites
 
 
 def _link(live: SimpleNamespace) -> str:

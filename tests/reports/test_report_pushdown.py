@@ -35,7 +35,7 @@ from tracker.reports.service import _tied_answers, attribution_report, dark_funn
 from tracker.selfreports.models import SelfReport
 from tracker.touchpoints.models import LandingVisit, OfflineTouch
 
-# The same examples on every run (as tests/test_fuzz_inputs.py), so CI is repeatable; while changing the
+# The same examples on every run (as tests/app/test_fuzz_inputs.py), so CI is repeatable; while changing the
 # pushdown, explore more with e.g. ``-p no:cacheprovider`` and a temporary ``derandomize=False``.
 DB_EXAMPLES: dict[str, Any] = {"deadline": None, "derandomize": True, "database": None,
                                "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]}

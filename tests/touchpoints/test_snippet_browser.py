@@ -10,17 +10,13 @@ missing (never downloads a browser).
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import sqlalchemy as sa
-from accounts_support import make_key
-from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, serve
-from werkzeug.serving import make_server
+from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, DESKTOP
 
 from tracker.conversions.models import Conversion
 from tracker.db import get_db
@@ -30,67 +26,7 @@ from tracker.redirects.models import Click
 from tracker.selfreports.models import SelfReport
 from tracker.touchpoints.models import LandingVisit
 
-DESKTOP = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-           "Chrome/124.0.0.0 Safari/537.36")
-
 pytestmark = pytest.mark.slow
-
-PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Example landing page</title>
-<script async src="{service}/t.js"></script></head>
-<body><h1>Spring offer</h1><p>A demo landing page on another origin than the tracker.</p></body></html>
-"""
-
-# A thank-you page embedding the survey with the ids it knows (as a shop's order page would).
-SURVEY_PAGE = """<!doctype html>
-<html lang="nb"><head><meta charset="utf-8"><title>Takk for bestillingen</title></head>
-<body><h1>Takk for bestillingen</h1>
-<iframe title="Spørreskjema" width="480" height="640"
-        src="{service}/ask?lang=no&svid=site-visitor-0123456789&conversion=order-1001"></iframe>
-</body></html>
-"""
-
-
-@pytest.fixture
-def sites(playwright_api: Any, make_app: Callable[..., Any]) -> Iterator[SimpleNamespace]:
-    """The tracker and a landing site, each on its own free port of 127.0.0.1."""
-    requests: list[str] = []
-
-    class Landing(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-            page = SURVEY_PAGE if self.path.startswith("/thanks") else PAGE
-            body = page.format(service=service_url).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    landing = ThreadingHTTPServer(("127.0.0.1", 0), Landing)
-    landing_url = f"http://127.0.0.1:{landing.server_port}"
-    holder: dict[str, Any] = {}
-
-    def wsgi(environ: dict[str, Any], start: Any) -> Any:
-        requests.append(f"{environ['REQUEST_METHOD']} {environ['PATH_INFO']}")
-        return holder["app"](environ, start)
-
-    service = make_server("127.0.0.1", 0, wsgi, threaded=True)
-    service_url = f"http://127.0.0.1:{service.server_port}"
-    app = holder["app"] = make_app(public_base_url=service_url, landing_origins=(landing_url,))
-    with get_db(app).Session() as session:
-        key = make_key(session, "admin")
-    threads = [serve(landing, "landing-site"), serve(service, "tracker-service")]
-    try:
-        yield SimpleNamespace(app=app, key=key, service=service_url, landing=landing_url, requests=requests)
-    finally:
-        for server in (service, landing):
-            server.shutdown()
-            server.server_close()
-        for thread in threads:
-            thread.join(timeout=10)
 
 
 def test_snippet_cross_origin_in_chromium(playwright_api: Any, sites: SimpleNamespace) -> None:

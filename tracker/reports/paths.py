@@ -205,7 +205,7 @@ class _Dialect:
         # SQLite before 3.44 takes no ORDER BY inside group_concat: it concatenates in the order the rows
         # reach the aggregate, which for a GROUP BY over a subquery sorted on the group key is the subquery's
         # order (a window function with the same ORDER BY is exact too, but slower). The
-        # property test (tests/test_report_pushdown.py) checks the order with tied timestamps on every run.
+        # property test (tests/reports/test_report_pushdown.py) checks the order with tied timestamps on every run.
         return (f"SELECT {key}, group_concat(e, ' ') AS path, count(*) AS n FROM "
                 f"(SELECT {key}, e FROM {rows} ORDER BY {key}, {self.order}) AS ordered GROUP BY {key}")
 
