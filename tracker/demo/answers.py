@@ -44,7 +44,7 @@ ANSWER_TEXTS: dict[str, dict[str, tuple[str, ...]]] = {
 
 
 def draw_answer(rng: np.random.Generator, topic: str, options: frozenset[str], email: str, ts: datetime,
-            end: datetime, deal: str | None) -> dict[str, Any]:
+                end: datetime, deal: str | None) -> dict[str, Any]:
     """Return one answer to "How did you hear about us?" about ``topic``, tied to ``deal`` or to the e-mail."""
     language = "no" if rng.random() < NORWEGIAN else "en"
     data: dict[str, Any] = {"language": language, "customer_key": as_typed(rng, email)}

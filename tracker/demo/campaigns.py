@@ -172,7 +172,7 @@ CAMPAIGNS: tuple[CampaignSpec, ...] = (
 
 
 def ensure_campaign(session: Session, settings: Settings, spec: CampaignSpec,
-                     today: date) -> tuple[Campaign | None, bool]:
+                    today: date) -> tuple[Campaign | None, bool]:
     """Return (campaign, created) for ``spec``; (None, False) if its slug belongs to another campaign."""
     existing = session.scalar(sa.select(Campaign).where(Campaign.slug == spec.slug))
     if existing is not None:
@@ -189,7 +189,7 @@ def ensure_campaign(session: Session, settings: Settings, spec: CampaignSpec,
 
 
 def ensure_link(session: Session, settings: Settings, campaign: Campaign, spec: LinkSpec,
-                 tz: ZoneInfo) -> tuple[Link, bool]:
+                tz: ZoneInfo) -> tuple[Link, bool]:
     """Return (link, created): the campaign's link labelled like ``spec``, created if missing."""
     existing = session.scalar(sa.select(Link).where(Link.campaign_id == campaign.id, Link.label == spec.label)
                               .order_by(Link.id))
@@ -212,7 +212,7 @@ def ensure_link(session: Session, settings: Settings, campaign: Campaign, spec: 
 
 
 def ensure_costs(session: Session, settings: Settings, campaign: Campaign, spec: CampaignSpec,
-                  today: date) -> tuple[int, int]:
+                 today: date) -> tuple[int, int]:
     """Add the spec's cost entries that are due (dated today or earlier) and missing; return (due, added)."""
     have = {(c.date, c.amount, c.currency, c.channel) for c in campaign.costs}
     start = campaign.start_date or today

@@ -89,7 +89,7 @@ def pick(rng: np.random.Generator, options: Sequence[tuple[Any, float]], size: i
 
 
 def human_times(rng: np.random.Generator, n: int, start: datetime, end: datetime,
-                 tz: ZoneInfo) -> list[datetime]:
+                tz: ZoneInfo) -> list[datetime]:
     """Draw ``n`` times between ``start`` and ``end`` with the working-day rhythm of the click traffic."""
     slots = int((end - start).total_seconds() // 3600)
     if n <= 0 or slots < 1:

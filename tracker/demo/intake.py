@@ -97,7 +97,7 @@ def demo_intake(clicks: Sequence[StoredClick], *, days: int, seed: int, tz: Zone
 
 
 def load_intake(session: Session, settings: Settings, secret: bytes, tids: Sequence[str], days: int,
-                 seed: int) -> list[str]:
+                seed: int) -> list[str]:
     """Send the intake that follows the stored clicks ``tids`` through the services; return summary lines."""
     clicks = stored_clicks(session, tids)
     campaign = session.scalar(sa.select(Campaign).where(Campaign.slug == EXPO_SLUG))
