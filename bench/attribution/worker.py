@@ -13,7 +13,7 @@ before, as a server's worker has. Then the loading step alone (``load_conversion
 ``compare`` of the three models on the frames just loaded), and the baseline: the same rows fetched
 with the raw driver and nothing else (:func:`raw_fetch`).
 
-``memory``: every rule-based model of ``attribution.MODELS`` on synthetic journeys held in memory
+``memory``: every rule-based model (``attribution.models.RULE_BASED``) on synthetic journeys held in memory
 (``model.attribute(journeys, by="channel")``, median of ``--runs``), and a baseline on the same frame
 (``journeys.groupby("channel")["value"].sum()``); each model's credits are checked to sum to the
 conversions and their value.
@@ -24,6 +24,26 @@ rounds taking turns: ChannelAttribution's ``heuristic_models`` (parses the strin
 last and linear touch) and ours, ``journeys_from_paths`` (parse) then first_touch, last_touch and
 linear ``attribute(journeys, "channel")`` (models); wall and CPU time, medians, and each model's
 credits per channel compared with ChannelAttribution's (relative difference <= 1e-9).
+
+The data-driven steps read one ';'-separated distinct-path table (``paths.py``; ChannelAttribution's
+columns) before their clock starts, one measurement per process:
+
+``markov-ours``: ``journeys_from_paths`` (parse) then ``Markov(order).fit``; the credits' sha256 (with P and
+the removal effects), so that runs can be checked to be bit-identical.
+
+``markov-ca``: ChannelAttribution's ``markov_model(..., order=1, sep=">", verbose=0)``, default settings, the
+given seed.
+
+``shapley-ours``: ``journeys_from_paths`` then ``Shapley().attribute`` (players: channels); afterwards (not
+timed) the conversions credited per distinct channel set, to compare with DP6's split.
+
+``shapley-dp6``: DP6's marketing-attribution-models, ``--release current`` (2.x) or ``legacy`` (1.x), run by
+the interpreter of that release's own environment (run.py makes it): a 3-path example first, then the
+table in the input shape the release takes (not timed), then its Shapley (timed). A ``BENCH_PART`` line
+tells what is known before the timed part, should run.py stop it.
+
+``full-report``: the attribution report of all nine models through a real app and session, once, after a
+one-day warm-up, with or without ``intervals`` (bootstrap, ``--samples``).
 """
 from __future__ import annotations
 
@@ -244,7 +264,7 @@ def median_time(fn: Callable[[], Any], runs: int) -> tuple[float, list[float], A
 
 
 def measure_memory(n: int, runs: int, seed: int) -> dict[str, Any]:
-    from attribution import MODELS
+    from attribution.models import RULE_BASED  # the data-driven models have steps of their own
 
     build_s, journeys = timed(lambda: make_journeys(n, seed))
     conversions = n
@@ -257,7 +277,7 @@ def measure_memory(n: int, runs: int, seed: int) -> dict[str, Any]:
                            "rss_after_build_mb": max_rss_mb(), "models": {}}
     base, base_times, _ = median_time(lambda: journeys.groupby("channel", observed=True)["value"].sum(), runs)
     out["baseline"] = {"median_s": base, "times": base_times}
-    for name, cls in MODELS.items():
+    for name, cls in RULE_BASED.items():
         model = cls()
         median, times, table = median_time(lambda m=model: m.attribute(journeys, by="channel"), runs)
         ok = bool(abs(table["conversions"].sum() - conversions) <= 1e-9 * conversions
@@ -367,6 +387,295 @@ def measure_channelattribution(n: int, runs: int, seed: int, tolerance: float = 
     return out
 
 
+# ---- data-driven models on a distinct-path table (bench/attribution/paths.py) ------------------------------
+PATH_COLUMNS = {"path": "path", "conversions": "total_conversions", "value": "total_conversion_value",
+                "nulls": "total_null"}
+# The 3-path example of attribution.models.shapley: v(A) = 1/4, v(B) = 0, v(A,B) = 1/2, so in "A > B" phi_A = 3/8 and
+# phi_B = 1/8 (all positive: every reading of the game gives the same split): A gets 2.5 conversions, B 0.5.
+TOY_PATHS = (("A > B", 2, 2), ("A", 1, 3), ("B", 0, 4))  # path, conversions, non-converting journeys
+TOY_SHAPLEY = {"A": 2.5, "B": 0.5}
+
+
+FULL_MODELS = ("first_touch", "last_touch", "last_non_direct", "linear", "time_decay", "position_based",
+               "self_reported", "markov", "shapley")
+
+
+def read_paths(table: str) -> pd.DataFrame:
+    """The ';'-separated table that ``paths.py`` writes (ChannelAttribution's layout)."""
+    return pd.read_csv(table, sep=";", dtype={"path": str}, keep_default_na=False)
+
+
+def step(message: str) -> None:
+    """A progress line run.py shows when a measurement is stopped by its time limit."""
+    print(f"BENCH_STEP {message}", flush=True)
+
+
+def _credits(channels: Any, conversions: Any, value: Any | None = None) -> dict[str, list[float]]:
+    out = {}
+    for i, name in enumerate(channels):
+        out[str(name)] = [float(conversions[i]), float(value[i]) if value is not None else None]
+    return dict(sorted(out.items()))
+
+
+def _digest(credits: pd.DataFrame, extra: tuple[float, ...] = ()) -> str:
+    """sha256 of the credit table's bytes (channels, conversions and value as float64): equal means bit-identical."""
+    import hashlib
+
+    table = credits.sort_values("channel", kind="stable")
+    h = hashlib.sha256("\x00".join(map(str, table["channel"])).encode())
+    for column in ("conversions", "value"):
+        h.update(np.ascontiguousarray(table[column].to_numpy(dtype=np.float64)).tobytes())
+    h.update(np.asarray(extra, dtype=np.float64).tobytes())
+    return h.hexdigest()
+
+
+def _parse(paths: pd.DataFrame) -> pd.DataFrame:
+    from attribution import journeys_from_paths
+
+    c = PATH_COLUMNS
+    return journeys_from_paths(paths, path=c["path"], conversions=c["conversions"], value=c["value"], nulls=c["nulls"])
+
+
+def measure_markov_ours(table: str, order: int) -> dict[str, Any]:
+    """Ours on the table, timed from the path strings: ``journeys_from_paths`` (parse) then ``Markov(order).fit``."""
+    from attribution import Markov
+
+    paths = read_paths(table)
+    gc.collect()
+    out: dict[str, Any] = {"order": order, "paths": len(paths), "rss_before_mb": rss_mb()}
+    reset_peak()
+    cpu = time.process_time()
+    out["parse_s"], journeys = timed(lambda: _parse(paths))
+    out["rss_parse_peak_mb"] = max_rss_mb()
+    out["fit_s"], fit = timed(lambda: Markov(order).fit(journeys))
+    out["cpu_s"] = time.process_time() - cpu
+    out["total_s"] = out["parse_s"] + out["fit_s"]
+    out["rss_peak_mb"] = max_rss_mb()
+    credits = fit.credits
+    out["credits"] = _credits(credits["channel"], credits["conversions"].to_numpy(), credits["value"].to_numpy())
+    out["digest"] = _digest(credits, (fit.conversion_probability, *fit.removal_effects["removal_effect"]))
+    out["conversion_probability"] = fit.conversion_probability
+    out["fell_back"] = fit.fell_back
+    out["journeys"] = int((journeys["position"] == 0).sum())
+    out["touch_rows"] = len(journeys)
+    return out
+
+
+def measure_markov_ca(table: str, seed: int) -> dict[str, Any]:
+    """ChannelAttribution's ``markov_model`` on the table, default settings (nsim_start, max_step, conv_par ...).
+
+    ``seed`` is its random generator's seed (its default is 0); ``flg_pro=False`` only drops its banner.
+    """
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()):  # its import prints an advertisement
+        import ChannelAttribution as ca
+    paths = read_paths(table)
+    c = PATH_COLUMNS
+    gc.collect()
+    out: dict[str, Any] = {"seed": seed, "paths": len(paths), "rss_before_mb": rss_mb()}
+    reset_peak()
+    cpu = time.process_time()
+
+    def run() -> Any:
+        with contextlib.redirect_stdout(io.StringIO()):
+            return ca.markov_model(paths, var_path=c["path"], var_conv=c["conversions"], var_value=c["value"],
+                                   var_null=c["nulls"], order=1, sep=">", verbose=0, flg_pro=False, seed=seed)
+    out["total_s"], result = timed(run)
+    out["cpu_s"] = time.process_time() - cpu
+    out["rss_peak_mb"] = max_rss_mb()
+    if isinstance(result, dict):
+        result = result["result"]
+    names = [str(n).strip() for n in result["channel_name"]]
+    out["credits"] = _credits(names, result["total_conversions"].to_numpy(dtype=float),
+                              result["total_conversion_value"].to_numpy(dtype=float))
+    return out
+
+
+def per_set_credits(journeys: pd.DataFrame, weights: np.ndarray, separator: str = " > ") -> dict[str, dict[str, float]]:
+    """Conversions credited per (distinct channel set, channel): the set written as DP6 writes it (sorted names)."""
+    position = journeys["position"].to_numpy()
+    starts = np.flatnonzero(position == 0)
+    codes = journeys["channel"].cat.codes.to_numpy().astype(np.int64)
+    names = list(journeys["channel"].cat.categories)
+    if len(names) > 62:
+        raise ValueError("per-set credits are kept for at most 62 channels")
+    mask = np.bitwise_or.reduceat(np.left_shift(np.int64(1), codes), starts)
+    sizes = np.diff(np.append(starts, len(journeys)))
+    credit = weights * np.repeat(journeys["n_conversions"].to_numpy(dtype=float)[starts], sizes)
+    frame = pd.DataFrame({"set": np.repeat(mask, sizes), "code": codes, "credit": credit})
+    sums = frame.groupby(["set", "code"], sort=True)["credit"].sum()
+    converting = pd.Series(journeys["n_conversions"].to_numpy(dtype=float)[starts]).groupby(mask).sum()
+    out: dict[str, dict[str, float]] = {}
+    for (set_mask, code), value in sums.items():
+        if converting[set_mask] <= 0:
+            continue
+        label = separator.join(sorted(names[i] for i in range(len(names)) if set_mask >> i & 1))
+        out.setdefault(label, {})[names[code]] = float(value)
+    return out
+
+
+def measure_shapley_ours(table: str, max_players: int) -> dict[str, Any]:
+    """Ours on the table: ``journeys_from_paths`` (parse) then ``Shapley().attribute`` (players: channels).
+
+    After the timed run (not timed): the conversions credited per distinct channel set, for the comparison
+    with DP6's per-set split.
+    """
+    from attribution import Shapley
+
+    paths = read_paths(table)
+    gc.collect()
+    out: dict[str, Any] = {"paths": len(paths), "rss_before_mb": rss_mb()}
+    reset_peak()
+    cpu = time.process_time()
+    out["parse_s"], journeys = timed(lambda: _parse(paths))
+    out["rss_parse_peak_mb"] = max_rss_mb()
+    model = Shapley(max_players=max_players)
+    out["model_s"], credits = timed(lambda: model.attribute(journeys, "channel"))
+    out["cpu_s"] = time.process_time() - cpu
+    out["total_s"] = out["parse_s"] + out["model_s"]
+    out["rss_peak_mb"] = max_rss_mb()
+    out["credits"] = _credits(credits["channel"], credits["conversions"].to_numpy(), credits["value"].to_numpy())
+    out["digest"] = _digest(credits)
+    out["per_set"] = per_set_credits(journeys, Shapley(players="channel", max_players=max_players).weights(journeys))
+    return out
+
+
+def _toy_frame() -> pd.DataFrame:
+    return pd.DataFrame(TOY_PATHS, columns=["path", "total_conversions", "total_null"]).assign(
+        total_conversion_value=0.0)
+
+
+def _dp6_current_feed(paths: pd.DataFrame) -> pd.DataFrame:
+    """DP6 2.x's "grouped_journey" format: a row per (path, converted or not) with its count."""
+    c = PATH_COLUMNS
+    conv = paths[paths[c["conversions"]] > 0]
+    null = paths[paths[c["nulls"]] > 0]
+    return pd.concat([
+        pd.DataFrame({"path": conv[c["path"]].to_numpy(dtype=object), "has_conversion": True,
+                      "occurrences": conv[c["conversions"]].to_numpy(dtype=np.int64)}),
+        pd.DataFrame({"path": null[c["path"]].to_numpy(dtype=object), "has_conversion": False,
+                      "occurrences": null[c["nulls"]].to_numpy(dtype=np.int64)}),
+    ], ignore_index=True)
+
+
+def _dp6_legacy_feed(paths: pd.DataFrame) -> pd.DataFrame:
+    """DP6 1.x's journey format: one row per journey (its path and whether it converted); 1.x takes no counts."""
+    c = PATH_COLUMNS
+    conversions = paths[c["conversions"]].to_numpy(dtype=np.int64)
+    n = conversions + paths[c["nulls"]].to_numpy(dtype=np.int64)
+    starts = np.cumsum(n) - n
+    place = np.arange(int(n.sum())) - np.repeat(starts, n)
+    return pd.DataFrame({"path": np.repeat(paths[c["path"]].to_numpy(dtype=object), n),
+                         "converted": place < np.repeat(conversions, n)})
+
+
+def _dp6_run(release: str, feed: pd.DataFrame, max_players: int) -> tuple[dict[str, float], pd.DataFrame]:
+    """DP6's Shapley on its input: per channel credited conversions, and its per-set table (set, weights)."""
+    if release == "current":
+        from mam import MAM
+
+        step("constructing MAM (grouped_journey)")
+        model = MAM(feed, format_type="grouped_journey", channels_colname="path",
+                    journey_with_conv_colname="has_conversion", occurrences_colname="occurrences",
+                    path_separator=" > ")
+        step("running MAM.run_shapley")
+        result = model.run_shapley(max_size=max_players)
+        aggregated = result.to_pandas()
+        table = result.metadata["conv_table"].to_pandas()
+        name = f"attribution_shapley_size{max_players}_conv_rate_algorithmic"
+        credited = dict(zip(aggregated["channels"].astype(str), aggregated["attribution"].astype(float), strict=True))
+    else:
+        from marketing_attribution_models import MAM
+
+        step("constructing MAM (one row per journey)")
+        model = MAM(feed, channels_colname="path", journey_with_conv_colname="converted", group_channels=False,
+                    time_till_conv_colname="skip_column", path_separator=" > ")
+        step("running MAM.attribution_shapley")
+        table, frame = model.attribution_shapley(size=max_players)
+        name = f"attribution_shapley_size{max_players}_conv_rate_algorithmic"
+        credited = {str(k): float(v) for k, v in frame.items()}
+    per_set = pd.DataFrame({"set": table["combinations"].astype(str).to_numpy(),
+                            "weights": [list(map(float, w)) for w in table[name]]})
+    return credited, per_set
+
+
+def measure_shapley_dp6(table: str, release: str, max_players: int) -> dict[str, Any]:
+    """DP6's marketing-attribution-models Shapley on the table (run in DP6's own environment, see run.py).
+
+    ``release`` "current" (2.x, the Polars rewrite: ``MAM(..., format_type="grouped_journey").run_shapley``)
+    or "legacy" (1.x: ``MAM(...).attribution_shapley``). First, not timed: the 3-path example (does it compute
+    the Shapley values?) and the input in the shape the release takes; then the timed run.
+    """
+    import warnings
+    from importlib import metadata
+
+    warnings.simplefilter("ignore")  # the legacy release's deprecation notices; not part of the work
+    out: dict[str, Any] = {"release": release, "version": metadata.version("marketing-attribution-models"),
+                           "pandas": pd.__version__, "numpy": np.__version__}
+    feed_of = _dp6_current_feed if release == "current" else _dp6_legacy_feed
+    toy, _ = _dp6_run(release, feed_of(_toy_frame()), max_players)
+    out["toy"] = toy
+    out["toy_ok"] = all(abs(toy.get(k, 0.0) - v) <= 1e-9 for k, v in TOY_SHAPLEY.items())
+    paths = read_paths(table)
+    out["paths"] = len(paths)
+    feed = feed_of(paths)
+    del paths
+    out["feed_rows"] = len(feed)
+    print("BENCH_PART " + json.dumps(out), flush=True)  # what is known should the run be stopped
+    step(f"input ready: {len(feed):,} rows")
+    gc.collect()
+    out["rss_before_mb"] = rss_mb()
+    reset_peak()
+    cpu = time.process_time()
+    out["total_s"], (credited, per_set) = timed(lambda: _dp6_run(release, feed, max_players))
+    out["cpu_s"] = time.process_time() - cpu
+    out["rss_peak_mb"] = max_rss_mb()
+    out["credits"] = {k: [v, None] for k, v in sorted(credited.items())}
+    out["per_set"] = {s: w for s, w in zip(per_set["set"], per_set["weights"], strict=True)}
+    return out
+
+
+def measure_full_report(db_url: str, first: str, last: str, instance: str, intervals: bool,
+                        samples: int) -> dict[str, Any]:
+    """The attribution report of all the models (:data:`FULL_MODELS`) through a real app and session, once, after
+    a warm-up report on one day of the window (the same parameters)."""
+    from tracker import create_app
+    from tracker.db import get_db
+    from tracker.reports.params import parse_params
+    from tracker.reports.service import attribution_report
+
+    app = create_app({"database_url": db_url, "instance_path": instance, "secret_key": "bench",
+                      "ip_hash_secret": "bench", "SPOOL_BACKGROUND": False})
+    settings = app.config["SETTINGS"]
+    raw = {"model": ",".join(FULL_MODELS)}
+    if intervals:
+        raw.update({"intervals": "true", "samples": str(samples)})
+    params = parse_params({**raw, "from": first, "to": last}, settings)
+    db = get_db(app)
+    out: dict[str, Any] = {"intervals": intervals, "samples": samples if intervals else None}
+    with app.app_context():
+        with db.Session() as session:  # warm-up: one day, so statement compilation and imports are not timed
+            attribution_report(session, settings, parse_params({**raw, "from": first, "to": first}, settings))
+        gc.collect()
+        out["rss_before_mb"] = rss_mb()
+        reset_peak()
+        with db.Session() as session:
+            cpu = time.process_time()
+            out["e2e_s"], report = timed(lambda: attribution_report(session, settings, params))
+            out["cpu_s"] = time.process_time() - cpu
+        out["rss_peak_mb"] = max_rss_mb()
+    rows = report["rows"]
+    out["rows"] = len(rows)
+    out["models"] = sorted({row["model"] for row in rows})
+    out["counts"] = {k: v for k, v in report["counts"].items() if isinstance(v, (int, float, str, type(None)))}
+    out["comparison_rows"] = len(report.get("comparison", []))
+    out["markov_probability"] = report.get("markov", {}).get("conversion_probability")
+    out["interval_columns"] = "conversions_low" in report.get("columns", [])
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="one measurement of bench/attribution (run by run.py)")
     sub = p.add_subparsers(dest="command", required=True)
@@ -385,13 +694,43 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--runs", type=int, default=3)
     c.add_argument("--seed", type=int, default=7)
     c.add_argument("--tolerance", type=float, default=1e-9, help="largest relative difference per channel")
+    mo = sub.add_parser("markov-ours")
+    mo.add_argument("--table", required=True)
+    mo.add_argument("--order", type=int, default=1)
+    mc = sub.add_parser("markov-ca")
+    mc.add_argument("--table", required=True)
+    mc.add_argument("--seed", type=int, default=0)
+    so = sub.add_parser("shapley-ours")
+    so.add_argument("--table", required=True)
+    so.add_argument("--max-players", type=int, default=16)
+    sd = sub.add_parser("shapley-dp6")
+    sd.add_argument("--table", required=True)
+    sd.add_argument("--release", choices=("current", "legacy"), required=True)
+    sd.add_argument("--max-players", type=int, default=16)
+    f = sub.add_parser("full-report")
+    f.add_argument("--db", required=True)
+    f.add_argument("--from", dest="first", required=True)
+    f.add_argument("--to", dest="last", required=True)
+    f.add_argument("--instance", required=True)
+    f.add_argument("--intervals", action="store_true")
+    f.add_argument("--samples", type=int, default=200)
     args = p.parse_args(argv)
     if args.command == "report":
         emit(measure_report(args.db, args.first, args.last, args.instance, args.repeat))
     elif args.command == "memory":
         emit(measure_memory(args.journeys, args.runs, args.seed))
-    else:
+    elif args.command == "channelattribution":
         emit(measure_channelattribution(args.journeys, args.runs, args.seed, args.tolerance))
+    elif args.command == "markov-ours":
+        emit(measure_markov_ours(args.table, args.order))
+    elif args.command == "markov-ca":
+        emit(measure_markov_ca(args.table, args.seed))
+    elif args.command == "shapley-ours":
+        emit(measure_shapley_ours(args.table, args.max_players))
+    elif args.command == "shapley-dp6":
+        emit(measure_shapley_dp6(args.table, args.release, args.max_players))
+    else:
+        emit(measure_full_report(args.db, args.first, args.last, args.instance, args.intervals, args.samples))
     return 0
 
 
