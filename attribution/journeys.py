@@ -15,6 +15,7 @@ filter, one sort on integer keys.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -203,7 +204,7 @@ def _journey_order(rank: np.ndarray, ts: pd.Series, touchpoint_id: pd.Series) ->
 
 def journeys_from_paths(paths: pd.DataFrame, *, path: str = "path", separator: str = " > ",
                         value: str = "value", conversions: str | None = None,
-                        nulls: str | None = None) -> pd.DataFrame:
+                        nulls: str | None = None, times: bool = True) -> pd.DataFrame:
     """Return journeys from path strings, one journey per row (as ChannelAttribution takes them).
 
     The ``value`` column gives each row's value (0 where the column is missing). With ``conversions``
@@ -216,6 +217,9 @@ def journeys_from_paths(paths: pd.DataFrame, *, path: str = "path", separator: s
 
     Touches of a path get consecutive timestamps one second apart ending at the conversion, so
     time-based models see them in order. Useful in notebooks and for comparing with other tools.
+    ``times=False`` leaves out the columns only time decay reads (``ts``, ``conversion_ts``) and the
+    made-up ``person_id`` and ``touchpoint_id``: a third less memory for millions of paths, enough
+    for every other model (the data-driven ones included).
 
     Examples
     --------
@@ -229,6 +233,7 @@ def journeys_from_paths(paths: pd.DataFrame, *, path: str = "path", separator: s
     texts = paths[path].astype(str).tolist()
     split = _split_paths(texts, separator)
     sizes, codes, names = split if split is not None else _split_paths_slow(texts, separator)
+    del split, texts  # the split's buffers go before the frame's columns are made
     if any(name.strip() == "" for name in names):
         raise ValueError(f"every step of a path needs a channel name (paths are channels joined by {separator!r}, "
                          "e.g. 'Email > Paid search')")
@@ -251,18 +256,17 @@ def journeys_from_paths(paths: pd.DataFrame, *, path: str = "path", separator: s
         if np.isnan(counts).any() or (counts < 0).any():
             raise ValueError(f"paths.{nulls} must be counts (numbers >= 0) on every row")
         extra["n_null"] = np.repeat(counts, sizes)
-    # One second apart, ending at the conversion (naive microseconds, then marked UTC: no conversion).
-    ts = np.datetime64(end.tz_localize(None), "us") - (n - 1 - position).astype("timedelta64[s]")
+    columns: dict[str, Any] = {"conversion_id": conversion}
+    if times:
+        # One second apart, ending at the conversion (naive microseconds, then marked UTC: no conversion).
+        ts = np.datetime64(end.tz_localize(None), "us") - (n - 1 - position).astype("timedelta64[s]")
+        columns.update({"person_id": conversion.copy(), "conversion_ts": end})
+    columns.update({"value": np.repeat(values, sizes), "position": position, "n_touches": n})
+    if times:
+        columns.update({"touchpoint_id": np.arange(total), "ts": pd.Series(ts, copy=False).dt.tz_localize("UTC")})
+    columns.update({"channel": pd.Categorical.from_codes(codes, categories=names), "is_fallback": False, **extra})
     # copy=False: the columns are fresh arrays, so no consolidating copy (person_id gets one of its own).
-    return pd.DataFrame({
-        "conversion_id": conversion, "person_id": conversion.copy(), "conversion_ts": end,
-        "value": np.repeat(values, sizes), "position": position, "n_touches": n,
-        "touchpoint_id": np.arange(total),
-        "ts": pd.Series(ts, copy=False).dt.tz_localize("UTC"),
-        "channel": pd.Categorical.from_codes(codes, categories=names),
-        "is_fallback": False,
-        **extra,
-    }, copy=False)
+    return pd.DataFrame(columns, copy=False)
 
 
 # Masks keeping the first k bytes (k = 0..8) of a little-endian 8-byte word.
@@ -302,11 +306,14 @@ def _split_paths(texts: list[str], separator: str) -> tuple[np.ndarray, np.ndarr
         for k in range(1, width):
             match &= buf[k:size - width + 1 + k] == sep[k]
         cut[:size - width + 1] |= match
+        del match
     ends = np.flatnonzero(cut)
+    del cut, data  # the bytes stay in padded; what follows holds one or two int64 per step at a time
     boundary = buf[ends[:-1]] == 0
     hits = ends[:-1][~boundary]
     if len(hits) > 1 and (np.diff(hits) < width).any():
         return None  # overlapping matches: str.split's left-to-right rule would decide
+    del hits
     total = len(ends)
     starts = np.empty(total, dtype=np.int64)
     starts[0] = 0
@@ -314,6 +321,7 @@ def _split_paths(texts: list[str], separator: str) -> tuple[np.ndarray, np.ndarr
     last = np.append(np.flatnonzero(boundary), total - 1)  # each path's last step
     sizes = np.diff(last, prepend=-1)
     lengths = ends - starts
+    del ends, boundary
     words = (int(lengths.max()) + 7) // 8
     if words > _MAX_WORDS:
         return None
@@ -326,16 +334,19 @@ def _split_paths(texts: list[str], separator: str) -> tuple[np.ndarray, np.ndarr
         word = view[starts + 8 * w if w else starts]
         word &= _BYTE_MASKS[rest]
         word_codes, uniques = pd.factorize(word)
+        del word
         combined = codes * len(uniques) + word_codes
+        del word_codes
         if n * len(uniques) <= 1 << 22:
             present = np.bincount(combined, minlength=n * len(uniques)) > 0
             codes, n = (np.cumsum(present) - 1)[combined], int(present.sum())
         else:
             codes, uniques = pd.factorize(combined)
             n = len(uniques)
+    del rest, view
     first = np.empty(n, dtype=np.int64)
     first[codes] = np.arange(total)  # a step of each code (they are all the same text)
-    names = [data[starts[i]:ends[i]].decode("utf-8") for i in first]
+    names = [padded[starts[i]:starts[i] + lengths[i]].tobytes().decode("utf-8") for i in first]
     order = sorted(range(n), key=names.__getitem__)
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(n)

@@ -433,7 +433,9 @@ def _parse(paths: pd.DataFrame) -> pd.DataFrame:
     from attribution import journeys_from_paths
 
     c = PATH_COLUMNS
-    return journeys_from_paths(paths, path=c["path"], conversions=c["conversions"], value=c["value"], nulls=c["nulls"])
+    # times=False: Markov and Shapley read no timestamps (a third less memory for 7M journeys).
+    return journeys_from_paths(paths, path=c["path"], conversions=c["conversions"], value=c["value"], nulls=c["nulls"],
+                               times=False)
 
 
 def measure_markov_ours(table: str, order: int) -> dict[str, Any]:
