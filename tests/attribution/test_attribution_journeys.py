@@ -8,7 +8,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from attribution import DEFAULT_LOOKBACK, build_journeys, journeys_from_paths
+from attribution import (
+    DEFAULT_LOOKBACK,
+    LastNonDirect,
+    Linear,
+    Markov,
+    PositionBased,
+    Shapley,
+    build_journeys,
+    journeys_from_paths,
+)
 
 T = pd.Timestamp("2026-05-10 12:00", tz="UTC")
 DAY = pd.Timedelta(days=1)
@@ -326,6 +335,19 @@ def test_journeys_from_paths_options() -> None:
     journeys = journeys_from_paths(frame, path="p", separator="|", value="revenue")
     assert journeys[["channel", "value"]].values.tolist() == [["Email", 3.0], ["Paid search", 3.0], ["Events", 4.0]]
     assert journeys_from_paths(frame, path="p", separator="|")["value"].tolist() == [0.0, 0.0, 0.0]
+
+
+def test_journeys_from_paths_without_times_credit_the_same() -> None:
+    """times=False drops only the time columns and made-up ids: every other model credits the same."""
+    rng = np.random.default_rng(5)
+    table = pd.DataFrame({"path": [" > ".join(rng.choice(list("ABCDE"), rng.integers(1, 6))) for _ in range(300)],
+                          "conv": rng.integers(0, 4, 300), "null": rng.integers(0, 6, 300),
+                          "value": rng.random(300) * 100})
+    full = journeys_from_paths(table, conversions="conv", nulls="null")
+    light = journeys_from_paths(table, conversions="conv", nulls="null", times=False)
+    assert set(full.columns) - set(light.columns) == {"ts", "conversion_ts", "person_id", "touchpoint_id"}
+    for model in (Linear(), PositionBased(), LastNonDirect(), Markov(order=2), Shapley()):
+        pd.testing.assert_frame_equal(model.attribute(light), model.attribute(full))
 
 
 def test_journeys_from_no_paths() -> None:
