@@ -60,7 +60,7 @@ BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"  # loopback only: this benchmark never sends traffic anywhere else
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 
-# Must match what `tracker serve` passes (tracker/cli.py), so the bare app runs under the same server.
+# Must match what `tracker serve` passes (tracker/commands.py), so the bare app runs under the same server.
 THREADS = int(os.environ.get("TRACKER_SERVE_THREADS", 4))
 
 TARGET_RATIO = 0.80
