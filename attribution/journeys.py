@@ -244,18 +244,14 @@ def journeys_from_paths(paths: pd.DataFrame, *, path: str = "path", separator: s
     end = pd.Timestamp("2000-01-01", tz="UTC")
     values = paths[value].astype(float).to_numpy() if value in paths else np.zeros(len(paths))
     extra = {}
-    if conversions is not None:
-        _require(paths, [conversions], "paths")
-        counts = pd.to_numeric(paths[conversions], errors="coerce").to_numpy(dtype=float)
+    for name, column in (("n_conversions", conversions), ("n_null", nulls)):
+        if column is None:
+            continue
+        _require(paths, [column], "paths")
+        counts = pd.to_numeric(paths[column], errors="coerce").to_numpy(dtype=float)
         if np.isnan(counts).any() or (counts < 0).any():
-            raise ValueError(f"paths.{conversions} must be counts (numbers >= 0) on every row")
-        extra["n_conversions"] = np.repeat(counts, sizes)
-    if nulls is not None:
-        _require(paths, [nulls], "paths")
-        counts = pd.to_numeric(paths[nulls], errors="coerce").to_numpy(dtype=float)
-        if np.isnan(counts).any() or (counts < 0).any():
-            raise ValueError(f"paths.{nulls} must be counts (numbers >= 0) on every row")
-        extra["n_null"] = np.repeat(counts, sizes)
+            raise ValueError(f"paths.{column} must be counts (numbers >= 0) on every row")
+        extra[name] = np.repeat(counts, sizes)
     columns: dict[str, Any] = {"conversion_id": conversion}
     if times:
         # One second apart, ending at the conversion (naive microseconds, then marked UTC: no conversion).
