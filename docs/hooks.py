@@ -37,15 +37,7 @@ SETTINGS_TOML = ROOT / "config" / "settings.toml"
 MARKER = re.compile(r"^<!-- generated: ([a-z-]+) -->$", re.MULTILINE)
 SECTION = re.compile(r"^#\s*-{2,}\s*(?P<title>.*?)\s*-{2,}\s*$")
 KEY = re.compile(r"^(?P<key>[A-Za-z_][A-Za-z0-9_]*)\s*=")
-# Comments in the code and in settings.toml still point at the README's old sections: link them to their pages.
-README_SECTIONS = {
-    "Accounts and roles": "reference/accounts-and-roles.md",
-    "Configuration": "operations/configuration.md",
-    "Durability": "operations/durability.md",
-    "PostgreSQL partitions": "operations/postgresql.md",
-    "Privacy": "guides/site-owner.md#privacy",
-    "Reports at scale": "operations/reports-at-scale.md",
-}
+DOCS = Path(__file__).resolve().parent  # settings.toml comments name docs pages by their path under docs/
 NOT_SETTINGS = ("taxonomy", "answers")  # loaded from their own files, not settings
 TYPES = {"str": "text", "int": "whole number", "float": "number", "bool": "true / false",
          "tuple[str, ...]": "list (comma-separated in the environment)"}
@@ -109,15 +101,14 @@ def toml_literal(value: Any) -> str:
 
 
 def readme_links(text: str, page_uri: str) -> str:
-    """Turn ``README "Section"`` into a link to the page that holds that section now."""
+    """Turn a mention of a docs page in settings.toml (``docs/operations/durability.md``) into a link to it."""
     def link(match: re.Match[str]) -> str:
-        name = match["name"]
-        if name not in README_SECTIONS:
-            raise PluginError(f'settings.toml mentions README "{name}": add its page to README_SECTIONS in '
-                              "docs/hooks.py")
-        target = posixpath.relpath(README_SECTIONS[name], posixpath.dirname(page_uri) or ".")
-        return f"[{name}]({target})"
-    return re.sub(r'README "(?P<name>[^"]+)"', link, text)
+        page, anchor = match["page"], match["anchor"] or ""
+        if not (DOCS / page).is_file():
+            raise PluginError(f"settings.toml mentions docs/{page}, which does not exist")
+        target = posixpath.relpath(page, posixpath.dirname(page_uri) or ".")
+        return f"[{page}{anchor}]({target}{anchor})"
+    return re.sub(r"docs/(?P<page>[\w/-]+\.md)(?P<anchor>#[\w-]+)?", link, text)
 
 
 def _cell(text: str) -> str:
@@ -146,7 +137,7 @@ def settings_table(page_uri: str) -> str:
 
     out: list[str] = []
     for title, groups in sections:
-        title = re.sub(r'\s*\(README "[^"]+"\)\s*$', "", title)
+        title = re.sub(r"\s*\(docs/[^)]+\)\s*$", "", title)
         out += [f"### {title}", "", '<div class="settings-table" markdown>', "",
                 "| Setting | Default | Description |", "| --- | --- | --- |"]
         for group in groups:

@@ -20,4 +20,4 @@ def _create_app() -> Flask:
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False, add_version_option=False)
 def main() -> None:
-    """Tracked links, QR codes and click capture (see README)."""
+    """Tracked links, QR codes and click capture (see docs/)."""

@@ -249,12 +249,12 @@ def spool_replay() -> None:
     dead = queue.status()["dead_conversions"]
     if dead:
         click.echo(f"warning: {dead} queued conversions were refused by the database and kept in "
-                   f"{queue.dead_path} (see README \"Durability\"); fix them and send them again", err=True)
+                   f"{queue.dead_path} (see docs/operations/durability.md); fix them and send them again", err=True)
 
 
 # ---- serve ------------------------------------------------------------------------------------
 def _partitions_ahead() -> None:
-    """PostgreSQL: create this month's and the next months' partitions (README "PostgreSQL partitions").
+    """PostgreSQL: create this month's and the next months' partitions (docs/operations/postgresql.md#partitions).
 
     The retention thread does it daily too, and rows of a missing month wait in the default partition,
     so tables too busy to lock now (a lock timeout) only earn a warning.
@@ -285,7 +285,7 @@ SERVE_THREADS = 4  # per worker; bench/redirect measures the servers with the sa
               help=f"Request threads per worker (default {SERVE_THREADS}, or TRACKER_SERVE_THREADS).")
 @with_appcontext
 def serve(host: str, port: int, workers: int, server: str, threads: int) -> None:
-    """Serve with a production WSGI server (granian by default; see README benchmark)."""
+    """Serve with a production WSGI server (granian by default; see docs/benchmarks.md)."""
     from tracker.auth.service import bootstrap_admin
     from tracker.conversions.spool import DB_UNAVAILABLE
     app = current_app
@@ -303,7 +303,7 @@ def serve(host: str, port: int, workers: int, server: str, threads: int) -> None
         app.extensions["tracker.redirects"]["conversions"].spool.replay_orphans()
         _partitions_ahead()
     except DB_UNAVAILABLE as exc:
-        # Start anyway (README "Durability"): links read before redirect from the last-known-links
+        # Start anyway (docs/operations/durability.md): links read before redirect from the last-known-links
         # file, clicks and conversions are spooled, and the drain threads replay once it is back.
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         click.echo(f"warning: the database is unavailable ({reason}); serving anyway: links read in the last "

@@ -71,7 +71,7 @@ class Taxonomy:
 
 @dataclass(frozen=True)
 class Settings:
-    """Every setting of the service; see the README's configuration table."""
+    """Every setting of the service; see docs/operations/configuration.md."""
 
     database_url: str = "sqlite:///tracker.db"
     public_base_url: str = "http://127.0.0.1:5000"
@@ -90,7 +90,7 @@ class Settings:
     spool_dir: str = "spool"
     spool_fsync: bool = False
     link_cache_seconds: float = 5.0
-    # Capture under faults (tracker/redirects/cache.py, tracker/conversions/spool.py, README "Durability").
+    # Capture under faults (tracker/redirects/cache.py, tracker/conversions/spool.py, docs/operations/durability.md).
     link_cache_max_entries: int = 50_000  # codes per worker, least recently used evicted first
     link_cache_stale_seconds: float = 86_400.0  # serve a cached link this long past its last read if the db fails
     lookup_timeout_seconds: float = 1.0  # longest wait of a redirect for a link lookup
@@ -108,7 +108,7 @@ class Settings:
     collect_rate_limit: str = "120 per minute"
     login_rate_limit: str = "10 per minute"  # sign-in attempts per IP hash (tracker/ratelimit.py)
     rate_limit_storage: str = "memory://"  # flask-limiter storage URI: memory:// is per worker; redis://... shared
-    # Privacy (tracker/privacy, README "Privacy").
+    # Privacy (tracker/privacy, docs/guides/site-owner.md#privacy).
     ip_hash_rotation: str = "daily"  # "daily": the IP hash key changes at 00:00 UTC; "never": one key
     cookieless: bool = False  # no visitor cookie on redirects, nothing stored in the browser by /t.js
     click_retention_days: int = 0  # raw clicks and visits older than this are purged (0: keep forever)

@@ -55,7 +55,7 @@ def make_engine(url: str, wait_seconds: float = 30.0, **kwargs: Any) -> sa.Engin
     ``OperationalError``: SQLite's busy timeout (another writer holds the lock); on PostgreSQL the
     connect timeout, ``lock_timeout`` (a table or row locked by another session) and, against a network
     that swallows packets, ``tcp_user_timeout`` and TCP keepalives. The service passes its
-    ``db_wait_seconds`` setting (README "Durability"); it does not limit how long a query may run.
+    ``db_wait_seconds`` setting (docs/operations/durability.md); it does not limit how long a query may run.
     """
     millis = max(1, int(wait_seconds * 1000))
     if url.startswith("sqlite"):

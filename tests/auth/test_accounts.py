@@ -229,7 +229,8 @@ def test_a_shared_storage_makes_the_limit_hold_across_workers(make_app, person):
     try:
         redis.Redis.from_url(url, socket_connect_timeout=0.5).ping()
     except redis.exceptions.ConnectionError:
-        pytest.skip("no Redis server on 127.0.0.1:6379 (the machine starts one; see README)")
+        pytest.skip("no Redis server on 127.0.0.1:6379 "
+                    "(the machine starts one; see docs/reference/accounts-and-roles.md)")
     here = {"REMOTE_ADDR": _address()}
     first, second = (make_app(login_rate_limit="3 per minute", rate_limit_storage=url) for _ in range(2))
     assert sign_in(first.test_client(), person.email, "wrong password!", **here).status_code == 401

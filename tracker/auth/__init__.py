@@ -1,4 +1,4 @@
-"""Accounts, roles and API keys (see README "Accounts and roles").
+"""Accounts, roles and API keys (see docs/reference/accounts-and-roles.md).
 
 ``access.py`` holds the one permission table and the decorators every API view and page carries;
 ``service.py`` the accounts and keys; ``views.py`` the ``/api/v1/accounts`` and ``/api/v1/keys`` API;

@@ -1,6 +1,6 @@
 """Identity stitching: ids seen together belong to one person, transitively.
 
-The rule (README "Identity stitching"):
+The rule (docs/guides/site-owner.md#identity-stitching):
 
 - A person is known by identities: the short-link visitor cookie (``visitor``), the site visitor id
   of the landing-site snippet (``site``), a customer key (``customer``; e-mail addresses are trimmed

@@ -1,5 +1,5 @@
 """Privacy: the keyed daily IP hash, cookieless mode, Do Not Track / Global Privacy Control, person
-erasure and the retention of raw clicks (README "Privacy").
+erasure and the retention of raw clicks (docs/guides/site-owner.md#privacy).
 
 - :mod:`tracker.privacy.iphash`: the one place an IP address becomes a keyed hash (redirects,
   ``/collect``, the rate limiter) and where a cookieless visitor id is made.

@@ -3,7 +3,7 @@
 A request with ``DNT: 1`` or ``Sec-GPC: 1`` is still answered and counted, but is tied to nobody:
 redirects set no visitor cookie, add no ``tid`` and store the click without a visitor; ``/collect``
 stores a landing visit under a one-off id without its ``tid`` and ignores ``identify`` and ``event``
-records; the snippet stores nothing in the browser (README "Privacy").
+records; the snippet stores nothing in the browser (docs/guides/site-owner.md#privacy).
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Erasing a person: every row holding their ids, in one transaction, and tombstones for the spools.
 
-What :func:`erase_person` removes (README "Privacy"): the person's clicks and scans, landing visits,
+What :func:`erase_person` removes (docs/guides/site-owner.md#privacy): the person's clicks and scans, landing visits,
 offline touches, conversions, self-reports and identities, and the ``link_visitors`` rows of their
 visitor ids. The daily aggregates (``link_daily_stats``: clicks, new unique visitors and bots per link
 and day) hold no personal data and are kept: past counts do not change when a person is erased.

@@ -104,7 +104,7 @@ class Redirector:
             link = self.cache.get(code)
         except LinkUnavailable:
             # The database is down or stalled and this worker has never seen the code: ask to retry
-            # (not a click: nothing is recorded). Cached links keep redirecting (README "Durability").
+            # (not a click: nothing is recorded). Cached links keep redirecting (docs/operations/durability.md).
             return self._answer(start_response, 503, [("Retry-After", self.retry_after)],
                                 b"" if method == "HEAD" else self._page("redirects/unavailable.html", code=code))
         if method == "HEAD":  # link checkers and previews that only look: not a click, nothing recorded
@@ -134,7 +134,7 @@ class Redirector:
             return self._answer(start_response, 404, [], self._page("redirects/not_found.html", code=code))
 
         headers: list[tuple[str, str]] = [("Referrer-Policy", "no-referrer-when-downgrade")]
-        # DNT / GPC: counted, but no cookie, no tid, no visitor (README "Privacy").
+        # DNT / GPC: counted, but no cookie, no tid, no visitor (docs/guides/site-owner.md#privacy).
         private = opted_out(environ)
         if private or self.cookieless:
             visitor = None if private else self.ip_hash.visitor(ip, record["ua"], now)

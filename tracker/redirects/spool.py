@@ -1,6 +1,6 @@
 """Durable click capture: a per-process append-only spool file, drained to the database in batches.
 
-The guarantee (see README "Durability"): a redirect is answered only after its click line has been
+The guarantee (see docs/operations/durability.md): a redirect is answered only after its click line has been
 written to the spool with ``os.write`` on an ``O_APPEND`` file. From then on the line is in the
 kernel's page cache and survives a crash of the process; with ``spool_fsync = true`` it is also
 fsync'ed before answering and survives power loss. A drain thread per process writes new lines to the

@@ -57,7 +57,7 @@ def _run(name: str, build: Callable[..., dict[str, Any]], options: dict[str, Any
     except DomainError as exc:
         option = "--" + (exc.field or "").replace("_", "-")
         raise click.ClickException(f"{exc.message} ({option})" if exc.field else exc.message) from None
-    if report.get("retention"):  # README "Privacy": raw clicks before the cut-off are gone
+    if report.get("retention"):  # docs/guides/site-owner.md#privacy: raw clicks before the cut-off are gone
         click.echo(f"note: {report['retention']['message']}", err=True)
     if fmt == "csv":
         body, _ = output.to_csv(report, name)

@@ -1,6 +1,6 @@
 """Reports pushed down into the database: journeys become distinct paths before they reach Python.
 
-What runs where (README "Reports at scale"):
+What runs where (docs/operations/reports-at-scale.md):
 
 1. **Dimension values** (Python, small). The channel of a touch is derived from its raw values and
    the taxonomy in force, so it is not stored. The database lists the distinct raw keys of the

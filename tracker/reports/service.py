@@ -1,6 +1,6 @@
 """Attribution and dark-funnel reports: read the window from the database, compute with ``attribution``.
 
-What a report reads (README "Reports"): the conversions of its days and type; the touches of those
+What a report reads (docs/guides/analyst.md#reports): the conversions of its days and type; the touches of those
 conversions' people from ``first day - lookback`` to the end of the last day; for ``since_previous_conversion``
 also those people's earlier conversions of the type within the lookback (they bound journeys but are
 not reported); and, for the self-reported model, the dark funnel or ``self_report_as_first_touch``,
@@ -51,8 +51,9 @@ __all__ = ["ENGINES", "UNASSIGNED", "Credits", "Inputs", "attribution_report", "
            "dark_funnel_report", "funnel_report",
            "load_inputs", "paths_report"]
 
-# Where a report's journeys are built: "database" aggregates them to distinct paths there (README "Reports at
-# scale"); "memory" reads every touch into pandas and is the reference the tests compare it with.
+# Where a report's journeys are built: "database" aggregates them to distinct paths there
+# (docs/operations/reports-at-scale.md); "memory" reads every touch into pandas and is the reference the tests
+# compare it with.
 ENGINES = ("database", "memory")
 
 UNASSIGNED = "(unassigned)"  # cost entries without a channel, in the cost table by channel
@@ -479,7 +480,10 @@ def funnel_report(session: Session, settings: Settings, params: ReportParams, *,
 
 
 def _note_retention(report: dict[str, Any], session: Session, settings: Settings, earliest: Any) -> None:
-    """Add ``retention`` when the report reads touches from before the retention cut-off (README "Privacy")."""
+    """Add ``retention`` when the report reads touches from before the retention cut-off.
+
+    See docs/guides/site-owner.md#privacy.
+    """
     note = retention_note(session, settings, earliest)
     if note is not None:
         report["retention"] = note

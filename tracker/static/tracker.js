@@ -8,7 +8,7 @@
  * Nothing is stored in the browser when the service runs cookieless (the server sets COOKIELESS
  * below when it serves this file) or the browser sends Do Not Track or Global Privacy Control: the
  * visitor id then lives for one page view only. With DNT/GPC the click id is not sent either, and
- * identify() and event() send nothing (they resolve false). README "Privacy".
+ * identify() and event() send nothing (they resolve false). docs/guides/site-owner.md#privacy.
  * Public API: tracker.identify(key) and tracker.event(type); both return a Promise of true/false.
  * Calls made before the script loaded can be queued in window.tracker.q as [method, argument].
  */

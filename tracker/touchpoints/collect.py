@@ -1,6 +1,6 @@
 """The public collect endpoint's service: validate what the landing-site snippet sends, store, stitch.
 
-``POST /collect`` carries one of three records from ``tracker.js`` (README "Landing-site snippet"):
+``POST /collect`` carries one of three records from ``tracker.js`` (docs/guides/site-owner.md#landing-site-snippet):
 
 - ``visit``: a page view with its UTM values, referrer and, after a short-link redirect, the click id
   ``tid``. It becomes a :class:`~tracker.touchpoints.models.LandingVisit`. A visit whose ``tid`` is a
@@ -18,7 +18,7 @@ Nothing sent here is trusted for money: no record has a value field. Every recor
 
 A request with ``DNT: 1`` or ``Sec-GPC: 1`` (``private``) is counted but tied to nobody: a visit is
 stored under a one-off site visitor id without its ``tid``, and ``identify`` and ``event`` records are
-not stored (README "Privacy").
+not stored (docs/guides/site-owner.md#privacy).
 """
 from __future__ import annotations
 

@@ -36,7 +36,7 @@ def _setup(state: BlueprintSetupState) -> None:
     """Read the snippet once per app."""
     app = state.app
     body = SNIPPET.read_bytes()
-    if app.config["SETTINGS"].cookieless:  # README "Privacy": the snippet then stores nothing
+    if app.config["SETTINGS"].cookieless:  # docs/guides/site-owner.md#privacy: the snippet then stores nothing
         body = body.replace(COOKIELESS_OFF, COOKIELESS_ON, 1)
     app.extensions[EXTENSION] = {"snippet": body,
                                  "snippet_etag": hashlib.sha256(body).hexdigest()[:20]}
