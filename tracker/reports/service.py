@@ -195,7 +195,7 @@ class Credits:
 
 def bootstrap_seed(params: ReportParams) -> int:
     """The bootstrap's seed: a hash of the report's parameters, so the same report gives the same intervals."""
-    text = json.dumps({k: v for k, v in params.as_dict().items()}, sort_keys=True, default=str)
+    text = json.dumps(params.as_dict(), sort_keys=True, default=str)
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
 
 
@@ -218,6 +218,7 @@ def credits(session: Session, settings: Settings, params: ReportParams, models: 
     needs_answers = "self_reported" in names or params.self_report_as_first_touch
     needs_nulls = intervals or bool(names & set(DATA_DRIVEN))
     replicators: dict[str, Any] = {}
+    tables: dict[str, pd.DataFrame | None] = {m.name: None for m in models}  # credits made apart (time decay)
     if engine == "memory":
         inputs = load_inputs(session, settings, params, answers=needs_answers, period=period, types=types,
                              non_converting=needs_nulls)
@@ -225,7 +226,6 @@ def credits(session: Session, settings: Settings, params: ReportParams, models: 
         journeys = inputs.journeys
         if needs_nulls:
             journeys = with_non_converting(journeys, inputs.non_converting)
-        tables = {m.name: None for m in models}
     else:
         lookback = timedelta(days=params.lookback_days)
         answers, answers_read = _tied_answers(session, settings, period, lookback, types) if needs_answers \
@@ -236,7 +236,6 @@ def credits(session: Session, settings: Settings, params: ReportParams, models: 
         counts = _path_counts(paths, answers_read)
         journeys = paths.journeys(self_report_as_first_touch=params.self_report_as_first_touch,
                                   non_converting=needs_nulls)
-        tables = {m.name: None for m in models}
         if "time_decay" in names:  # ages stay in the database: the weights are summed there (per path, for intervals)
             decay = time_decay_sums(session, settings, half_life_days=params.half_life_days,
                                     self_report_as_first_touch=params.self_report_as_first_touch,
@@ -254,8 +253,10 @@ def credits(session: Session, settings: Settings, params: ReportParams, models: 
                 table = fit.credits
             elif table is None:
                 table = model.attribute(journeys, group)
-        except ValueError as exc:  # the data cannot be credited so (Shapley's player cap)
-            raise ValidationError(str(exc), "model") from None
+        except ValueError as exc:
+            if model.name != "shapley":
+                raise
+            raise ValidationError(str(exc), "model") from None  # a journey past shapley_max_players
         out.append(table.assign(model=model.name))
     table = pd.concat(out, ignore_index=True)
     result = Credits(table[["model", *[c for c in table.columns if c != "model"]]], counts, fit)
@@ -335,23 +336,24 @@ def _with_intervals(table: pd.DataFrame, intervals: pd.DataFrame, by: list[str])
 
 
 def _comparison(table: pd.DataFrame, by: list[str], names: tuple[str, ...]) -> list[dict[str, Any]]:
-    """For each value and pair of models: do their credits differ beyond their intervals (no overlap)?"""
-    rows = []
+    """For each value and pair of models: do their credits differ beyond their intervals (no overlap)?
+
+    A model that credits a value nothing has the interval 0 to 0 there.
+    """
+    numbers = ["conversions", "conversions_low", "conversions_high"]
+    keys = table[by].drop_duplicates().reset_index(drop=True)
     models = list(dict.fromkeys(table["model"]))
-    indexed = table.set_index(["model", *by])
-    values = table[by].drop_duplicates()
+    cells = {m: keys.merge(table.loc[table["model"] == m, [*by, *numbers]], on=by, how="left")[numbers].fillna(0.0)
+             for m in models}
+    labels = [dict(zip(names, key, strict=True)) for key in keys.itertuples(index=False)]
+    rows = []
     for i, first in enumerate(models):
         for second in models[i + 1:]:
-            for key in values.itertuples(index=False):
-                key = tuple(key)
-                a = indexed.loc[(first, *key)] if (first, *key) in indexed.index else None
-                b = indexed.loc[(second, *key)] if (second, *key) in indexed.index else None
-                low_a, high_a = (a["conversions_low"], a["conversions_high"]) if a is not None else (0.0, 0.0)
-                low_b, high_b = (b["conversions_low"], b["conversions_high"]) if b is not None else (0.0, 0.0)
-                rows.append({**dict(zip(names, key, strict=True)), "model_a": first, "model_b": second,
-                             "conversions_a": float(a["conversions"]) if a is not None else 0.0,
-                             "conversions_b": float(b["conversions"]) if b is not None else 0.0,
-                             "differ": not bool(overlaps(low_a, high_a, low_b, high_b))})
+            a, b = cells[first], cells[second]
+            differ = ~overlaps(a["conversions_low"], a["conversions_high"], b["conversions_low"], b["conversions_high"])
+            rows += [{**label, "model_a": first, "model_b": second, "conversions_a": float(ca),
+                      "conversions_b": float(cb), "differ": bool(d)}
+                     for label, ca, cb, d in zip(labels, a["conversions"], b["conversions"], differ, strict=True)]
     return rows
 
 
