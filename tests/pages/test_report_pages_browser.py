@@ -121,7 +121,7 @@ def test_report_pages_in_a_browser(playwright_api: Any, live_server: SimpleNames
             page.check("#f-model-shapley")
             page.check("#f-intervals")
             page.click("button:has-text('Show report')")
-            expect(page.locator("#markov-panel")).to_be_visible()
+            expect(page.locator("#markov-panel")).to_be_visible(timeout=60_000)  # 200 resamples of 6 models
             assert "model=markov" in page.url and "intervals=true" in page.url
             models = ("first-touch", "last-touch", "linear", "time-decay", "markov", "shapley")
             for model in models:
