@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat setup.cfg pyproject.toml | cksum | cut -d' ' -f1)
 DOCS_STAMP := $(VENV)/.docs-$(shell cat setup.cfg pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test install bench-redirect bench-attribution bench-scale bench-soak lint clean docs docs-images
+.PHONY: run test install bench-redirect bench-attribution bench-scale bench-soak bench-answers lint clean docs docs-images
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,9 @@ bench-scale: $(STAMP)
 
 bench-soak: $(STAMP)
 	$(BIN)/python bench/soak/run.py
+
+bench-answers: $(STAMP)
+	$(BIN)/python bench/answers/run.py
 
 # The docs site (docs/, mkdocs.yml) into site/: open site/index.html. --strict: a broken link, a missing
 # anchor or a page left out of the nav fails. NO_MKDOCS_2_WARNING quiets Material's banner (its end of

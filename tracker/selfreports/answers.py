@@ -7,13 +7,26 @@ spaces. A phrase of k words is compared with every run of k words of the answer 
 
 - 100 when equal;
 - 95 when the words are the phrase plus an inflection ending ("podkasten", "kollegaen", "searched");
-- otherwise rapidfuzz's ``fuzz.ratio`` (0-100), counted only for phrases of at least
-  :data:`FUZZY_MIN_LENGTH` letters and from :data:`FUZZY_CUTOFF` (typos: "podkst", "colleage").
+- otherwise, for phrases of at least :data:`FUZZY_MIN_LENGTH` letters (typos): rapidfuzz's ``fuzz.ratio``
+  (0-100) from :data:`FUZZY_CUTOFF` (a letter missing or doubled: "podkst", "colleage"), or one edit of
+  rapidfuzz's optimal string alignment distance (``distance.OSA``) when that edit swaps two neighbouring
+  letters ("pdocast", "emial") or, in phrases of at least :data:`SUBSTITUTION_MIN_LENGTH` letters,
+  replaces one letter; it then scores ``100 * (1 - 1 / len(phrase))``. A window that is the phrase cut
+  short is another word, not a typo ("even" is not "event").
 
 The best-scoring phrase wins; analysts' rules are tried first and win whenever one of them matches
 (that is how a wrong default is corrected); ties go to the longer phrase, then to the earlier one.
-Nothing matching means ``Other``. This module has no Flask or SQLAlchemy imports: reports call it
-with the raw stored text, so a new rule re-maps old answers too.
+Nothing matching means ``Other``.
+
+Paid and organic: when a default phrase of a channel that has a paid counterpart (``[paid] channels``, e.g.
+Organic social -> Paid social) wins and the answer also holds a paid word (``[paid] words``: annonse,
+reklame, sponset, ad ...; matched as the phrases are), the answer gets the paid channel and the matched
+phrase says both ("linkedin + annonse"). A word made of a word and a paid word ("facebookannonse",
+"Google-reklame" is already two words) is split into the two, in answers and in phrases alike; only paid
+words of at least :data:`COMPOUND_PAID_MIN_LENGTH` letters end compounds ("flygeblad" keeps its "ad").
+
+This module has no Flask or SQLAlchemy imports: reports call it with the raw stored text, so a new rule
+re-maps old answers too.
 """
 from __future__ import annotations
 
@@ -26,17 +39,21 @@ from pathlib import Path
 from typing import Any
 
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
 from unidecode import unidecode
 
 from tracker.config import CONFIG_DIR, ConfigError, Settings
 
-__all__ = ["FUZZY_CUTOFF", "FUZZY_MIN_LENGTH", "LANGUAGES", "OTHER", "AnswerBook", "Match", "Matcher",
-           "Option", "fold", "load_answers", "with_answers"]
+__all__ = ["FUZZY_CUTOFF", "FUZZY_MIN_LENGTH", "LANGUAGES", "OTHER", "SUBSTITUTION_MIN_LENGTH", "AnswerBook",
+           "Match", "Matcher", "Option", "Paid", "fold", "load_answers", "with_answers"]
 
 OTHER = "Other"
 LANGUAGES = ("en", "no")
 FUZZY_CUTOFF = 88.0
 FUZZY_MIN_LENGTH = 5
+SUBSTITUTION_MIN_LENGTH = 7  # shorter words one letter apart are often other words ("masse", "messe")
+COMPOUND_MIN_LENGTH = 3  # the first part of a word split before a paid word ("googleannonse")
+COMPOUND_PAID_MIN_LENGTH = 5  # paid words that end compounds: "annonse" does, "ad" does not ("flygeblad")
 PREFIX_SCORE = 95.0
 MAX_WORDS = 120  # longer answers are matched on their first words only
 # Endings that leave the phrase's meaning (Norwegian definite and plural forms, English -s/-ed/-ing).
@@ -73,6 +90,14 @@ class Match:
 
 
 @dataclass(frozen=True)
+class Paid:
+    """Paid words and the paid counterpart of organic channels (``[paid]`` of ``config/answers.toml``)."""
+
+    words: tuple[str, ...] = ()
+    channels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class _Phrase:
     text: str
     channel: str
@@ -89,21 +114,36 @@ class Matcher:
         ``(phrase, channel)`` pairs from the configuration file.
     rules
         ``(phrase, channel)`` pairs an analyst added; they are tried before the defaults.
+    paid
+        Paid words and channels: a default match on an organic channel with a paid word is the paid channel.
 
     Examples
     --------
     >>> m = Matcher([("podcast", "Podcast"), ("podkast", "Podcast"), ("colleague", "Word of mouth")])
     >>> m.channel("Hørte det på en podkast"), m.channel("a colleage told me"), m.channel("no idea")
     ('Podcast', 'Word of mouth', 'Other')
+    >>> m.channel("pdocast")  # two letters swapped
+    'Podcast'
+    >>> p = Matcher([("linkedin", "Organic social")], paid=Paid(("annonse",), {"Organic social": "Paid social"}))
+    >>> p.match("LinkedIn-annonse")
+    Match(channel='Paid social', phrase='linkedin + annonse', score=100.0, source='default')
     """
 
-    def __init__(self, defaults: Iterable[tuple[str, str]], rules: Iterable[tuple[str, str]] = ()) -> None:
+    def __init__(self, defaults: Iterable[tuple[str, str]], rules: Iterable[tuple[str, str]] = (),
+                 paid: Paid | None = None) -> None:
+        self._paid = paid or Paid()
+        self._paid_words = [_Phrase(w, "", "paid", i) for i, w in enumerate(fold(w) for w in self._paid.words) if w]
+        ends = sorted({w.text for w in self._paid_words
+                       if len(w.text) >= COMPOUND_PAID_MIN_LENGTH and " " not in w.text}, key=len, reverse=True)
+        self._compound = re.compile(
+            rf"(?P<head>[a-z0-9]{{{COMPOUND_MIN_LENGTH},}}?)(?P<tail>(?:{'|'.join(ends)})(?:{'|'.join(ENDINGS)})?)"
+        ) if ends else None
         self._groups: list[dict[int, list[_Phrase]]] = []
         order = 0
         for source, pairs in (("rule", rules), ("default", defaults)):
             by_words: dict[int, list[_Phrase]] = {}
             for phrase, channel in pairs:
-                folded = fold(phrase)
+                folded = " ".join(self._split(fold(phrase).split()))
                 if folded:
                     by_words.setdefault(folded.count(" ") + 1, []).append(_Phrase(folded, channel, source, order))
                     order += 1
@@ -114,7 +154,7 @@ class Matcher:
         """Return the best :class:`Match` for ``text``, or None when nothing matches."""
         if not text:
             return None
-        words = fold(text).split()[:MAX_WORDS]
+        words = self._split(fold(text).split()[:MAX_WORDS])
         key = " ".join(words)
         if key not in self._cache:
             self._cache[key] = self._match(words)
@@ -124,6 +164,16 @@ class Matcher:
         """Return the channel of ``text`` (``Other`` when nothing matches)."""
         found = self.match(text)
         return found.channel if found else OTHER
+
+    def _split(self, words: list[str]) -> list[str]:
+        """Words with a paid word at their end split in two: "facebookannonse" -> "facebook", "annonse"."""
+        if self._compound is None:
+            return words
+        out = []
+        for word in words:
+            parts = self._compound.fullmatch(word)
+            out.extend((parts["head"], parts["tail"]) if parts else (word,))
+        return out
 
     def _match(self, words: list[str]) -> Match | None:
         for by_words in self._groups:  # analysts' rules first: any match of theirs wins
@@ -138,14 +188,21 @@ class Matcher:
                         best = candidate
             if best is not None:
                 score, _, _, phrase = best
+                paid_channel = self._paid.channels.get(phrase.channel)
+                if phrase.source == "default" and paid_channel and self._paid_words:
+                    found = _best_scores(words, self._paid_words)
+                    if found:
+                        word = max(found, key=lambda f: (f[1], -f[0].order))[0]
+                        return Match(paid_channel, f"{phrase.text} + {word.text}", float(score), phrase.source)
                 return Match(phrase.channel, phrase.text, float(score), phrase.source)
         return None
 
 
 def _best_scores(windows: Sequence[str], phrases: Sequence[_Phrase]) -> list[tuple[_Phrase, float]]:
-    """Each phrase's best score over the windows, for the phrases that reach the cut-off."""
+    """Each phrase's best score over the windows, for the phrases that match one of them."""
     texts = [p.text for p in phrases]
-    fuzzy = process.cdist(windows, texts, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
+    ratio = process.cdist(windows, texts, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
+    edits = process.cdist(windows, texts, scorer=OSA.distance, score_cutoff=1)
     found = []
     for j, phrase in enumerate(phrases):
         score = 0.0
@@ -155,11 +212,21 @@ def _best_scores(windows: Sequence[str], phrases: Sequence[_Phrase]) -> list[tup
                 break
             if window.startswith(phrase.text) and window[len(phrase.text):] in ENDINGS and len(phrase.text) >= 3:
                 score = max(score, PREFIX_SCORE)
-            elif len(phrase.text) >= FUZZY_MIN_LENGTH:
-                score = max(score, float(fuzzy[i, j]))
-        if score >= FUZZY_CUTOFF:
+            elif len(phrase.text) >= FUZZY_MIN_LENGTH and not phrase.text.startswith(window):
+                score = max(score, _typo_score(window, phrase.text, float(ratio[i, j]), int(edits[i, j])))
+        if score > 0:
             found.append((phrase, score))
     return found
+
+
+def _typo_score(window: str, phrase: str, ratio: float, edits: int) -> float:
+    """The score of ``window`` as a typo of ``phrase`` (0 when it is not one); see the module's docstring."""
+    if ratio >= FUZZY_CUTOFF:  # a letter missing or doubled
+        return ratio
+    if edits == 1 and len(window) == len(phrase) and (
+            len(phrase) >= SUBSTITUTION_MIN_LENGTH or sorted(window) == sorted(phrase)):  # swapped or replaced
+        return 100.0 * (1 - 1 / len(phrase))
+    return 0.0
 
 
 @dataclass(frozen=True)
@@ -168,6 +235,7 @@ class AnswerBook:
 
     options: tuple[Option, ...]
     synonyms: tuple[tuple[str, str], ...]
+    paid: Paid = field(default_factory=Paid)
     _by_key: Mapping[str, Option] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -194,14 +262,24 @@ class AnswerBook:
             if not isinstance(phrases, list) or not all(isinstance(p, str) and fold(p) for p in phrases):
                 raise ConfigError(f"answers synonyms for {channel!r} must be a list of non-empty phrases")
             synonyms.extend((phrase, channel) for phrase in phrases)
-        return cls(tuple(options), tuple(synonyms), {o.key: o for o in options})
+        raw_paid = data.get("paid", {})
+        words, pairs = raw_paid.get("words", []), raw_paid.get("channels", {})
+        if not isinstance(words, list) or not all(isinstance(w, str) and fold(w) for w in words):
+            raise ConfigError("answers paid words must be a list of non-empty words")
+        if not isinstance(pairs, dict):
+            raise ConfigError("answers paid channels must be a table of organic channel = paid channel")
+        for organic, paid_channel in pairs.items():
+            if organic not in channels or paid_channel not in channels:
+                raise ConfigError(f"answers paid channels: {organic!r} = {paid_channel!r} names a channel "
+                                  "the taxonomy does not have")
+        return cls(tuple(options), tuple(synonyms), Paid(tuple(words), dict(pairs)), {o.key: o for o in options})
 
     def option(self, key: str | None) -> Option | None:
         return self._by_key.get(key) if key else None
 
     def matcher(self, rules: Iterable[tuple[str, str]] = ()) -> Matcher:
         """A matcher of the default phrases plus the analysts' ``rules``."""
-        return Matcher(self.synonyms, rules)
+        return Matcher(self.synonyms, rules, self.paid)
 
     def channel(self, option: str | None, text: str | None, matcher: Matcher) -> str:
         """The channel of one stored answer: its option's channel, else its free text's, else Other."""
