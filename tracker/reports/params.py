@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from attribution.models import DATA_DRIVEN as DATA_DRIVEN_MODELS
 from attribution.uncertainty import DEFAULT_SAMPLES, MAX_SAMPLES, MIN_SAMPLES
 from tracker.config import Settings
 from tracker.errors import ValidationError
@@ -19,7 +20,7 @@ __all__ = ["BY_COLUMNS", "DATA_DRIVEN", "DEFAULT_MODELS", "FILTERS", "FUNNEL_MOD
 
 MODEL_NAMES = ("first_touch", "last_touch", "last_non_direct", "linear", "time_decay", "position_based",
                "self_reported", "markov", "shapley")
-DATA_DRIVEN = ("markov", "shapley")  # credit in aggregate from converting and non-converting journeys
+DATA_DRIVEN = tuple(DATA_DRIVEN_MODELS)  # credit in aggregate from converting and non-converting journeys
 DEFAULT_MODELS = ("first_touch", "last_touch", "linear")
 FUNNEL_MODELS = ("linear",)  # the funnel's cost metrics credit with one model
 # ``by`` as analysts write it -> the touchpoint column.
