@@ -87,6 +87,10 @@ class Settings:
     report_timezone: str = "Europe/Oslo"
     reporting_currency: str = "NOK"
     shapley_max_players: int = 16  # the Shapley model refuses journeys with more distinct values (2^n coalitions)
+    experiment_min_exposures: int = 100  # per arm, before an experiment gets a verdict
+    experiment_min_conversions: int = 10  # over all arms, before an experiment gets a verdict
+    cohort_conversion_type: str = "purchase"  # the conversion type a cohort report counts as a purchase
+    churn_days: int = 90  # a customer with no purchase for this many days has churned
     spool_dir: str = "spool"
     spool_fsync: bool = False
     link_cache_seconds: float = 5.0
@@ -254,6 +258,14 @@ def load_settings(
         raise ConfigError(f"ip_hash_rotation must be daily or never, got {values['ip_hash_rotation']!r}")
     if not 1 <= values.get("shapley_max_players", defaults["shapley_max_players"]) <= 24:
         raise ConfigError("shapley_max_players must be from 1 to 24 (each player doubles the coalitions)")
+    for name in ("experiment_min_exposures", "experiment_min_conversions"):
+        if values.get(name, defaults[name]) < 1:
+            raise ConfigError(f"{name} must be at least 1")
+    if values.get("cohort_conversion_type", defaults["cohort_conversion_type"]) not in values.get(
+            "funnel", defaults["funnel"]):
+        raise ConfigError("cohort_conversion_type must be one of the funnel's conversion types")
+    if not 1 <= values.get("churn_days", defaults["churn_days"]) <= 3660:
+        raise ConfigError("churn_days must be from 1 to 3660")
     if values.get("click_retention_days", 0) < 0:
         raise ConfigError("click_retention_days must be 0 (keep for ever) or a number of days")
 

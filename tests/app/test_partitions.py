@@ -137,7 +137,7 @@ def test_migration_0006_keeps_every_row_and_the_keys_hold_ts(engine: sa.Engine) 
         last_id = conn.execute(sa.text("SELECT max(id) FROM landing_visits")).scalar()
     assert before["clicks"][0] == len(times) + 3
 
-    upgrade(engine)
+    upgrade(engine, "0006")
 
     assert current_revision(engine) == "0006"
     with engine.begin() as conn:
@@ -181,7 +181,7 @@ def test_downgrade_from_0006_converts_back_with_every_row(engine: sa.Engine) -> 
         _add_clicks(conn, _spread(add_months(now, -3), 4, 25) + [datetime(2099, 5, 5)])
         _add_visits(conn, _spread(add_months(now, -3), 4, 25))
         before = {t: tuple(conn.execute(sa.text(q)).one()) for t, q in CHECKSUM.items()}
-    upgrade(engine)
+    upgrade(engine, "0006")
     cfg = alembic_config(engine)
     with engine.begin() as conn:  # on this connection, as tracker.migrate.upgrade does
         cfg.attributes["connection"] = conn
@@ -214,7 +214,7 @@ def test_the_drain_stays_idempotent_on_partitioned_clicks(migrated: sa.Engine) -
 def test_migration_0006_changes_nothing_on_sqlite(tmp_path: Any) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'p.db'}")
     try:
-        upgrade(engine)
+        upgrade(engine, "0006")
         assert current_revision(engine) == "0006"
         with engine.connect() as conn:
             assert ensure_partitions(engine, datetime.now(UTC)) == []

@@ -47,6 +47,7 @@ PERMISSIONS: Mapping[str, frozenset[str]] = {
     "identify": frozenset({"admin", "ingest"}),
     "imports": frozenset({"admin", "ingest"}),
     "selfreports:write": frozenset({"admin", "ingest"}),
+    "mentions:write": frozenset({"admin", "ingest", "marketer"}),  # brand mentions (social listening, press)
     # reading what was collected, reports and exports
     "conversions:read": frozenset({"admin", "analyst"}),
     "people:read": frozenset({"admin", "analyst"}),

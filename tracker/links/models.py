@@ -59,6 +59,9 @@ class Link(Base):
     extra_params: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
     kind: Mapped[str] = mapped_column(sa.String(16), default="online")
     label: Mapped[str] = mapped_column(sa.String(200), default="")
+    # A/B: links with the same ``experiment`` are the arms of one test, named by ``variant`` ("A", "B").
+    experiment: Mapped[str | None] = mapped_column(sa.String(100))
+    variant: Mapped[str | None] = mapped_column(sa.String(40))
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     disabled: Mapped[bool] = mapped_column(default=False)
     fingerprint: Mapped[str] = mapped_column(sa.String(64), index=True)
