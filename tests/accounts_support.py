@@ -52,7 +52,8 @@ def sign_in_as(client: Any, role: str = "admin", campaigns: Iterable[str | int] 
     from tracker.auth.access import signed_in_session_data
     with get_db(client.application).Session() as session:
         account = make_account(session, role, campaigns, can_sign_in=True)
-        data = signed_in_session_data(account)
+        with client.application.app_context():
+            data = signed_in_session_data(session, account)
     with client.session_transaction() as sess:
         sess.clear()
         sess.update(data)

@@ -1,5 +1,5 @@
 """Import every feature's models so the metadata (and Alembic) sees all tables."""
-from tracker.auth.models import ApiKey
+from tracker.auth.models import ApiKey, PageSession
 from tracker.conversions.models import Conversion
 from tracker.links.models import Campaign, CampaignCost, Link, LinkDestinationChange
 from tracker.mentions.models import Mention
@@ -11,4 +11,4 @@ from tracker.touchpoints.models import LandingVisit, OfflineTouch
 
 __all__ = ["AnswerRule", "ApiKey", "Campaign", "CampaignCost", "Click", "Conversion", "ErasedId", "Identity",
            "LandingVisit", "Link", "LinkDailyStat", "LinkDestinationChange", "LinkVisitor", "Mention", "OfflineTouch",
-           "OrphanVisit", "RetentionMark", "SelfReport"]
+           "OrphanVisit", "PageSession", "RetentionMark", "SelfReport"]

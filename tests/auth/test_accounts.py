@@ -3,6 +3,7 @@ limit, key lifecycle, disabled accounts, staff scoping, the accounts/keys API an
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 import uuid
 from typing import Any
 
@@ -14,7 +15,7 @@ from pg_support import postgres_schema
 
 from tracker import create_app
 from tracker.auth import service
-from tracker.auth.models import Account, ApiKey
+from tracker.auth.models import Account, ApiKey, PageSession
 from tracker.db import get_db, make_engine
 from tracker.errors import Conflict, ValidationError
 from tracker.migrate import current_revision, upgrade
@@ -139,6 +140,38 @@ def test_sign_out_then_the_pages_ask_again(client, person):
     assert sign_in(client, person.email, PASSWORD).status_code == 302
     resp = client.post("/logout", data={"csrf_token": csrf_of(client, "/")})
     assert resp.status_code == 303 and client.get("/").status_code == 302
+
+
+def test_signing_out_ends_the_session_on_every_app_server(make_app, session, person):
+    # Two app servers sharing the database (and the secret key, as a deployment's workers do): the
+    # cookie of a session signed out on one is refused by both, though its signature still holds.
+    one, two = make_app(), make_app()
+    client, elsewhere = one.test_client(), two.test_client()
+    assert sign_in(client, person.email, PASSWORD).status_code == 302
+    cookie = client.get_cookie("trk_session").value
+    elsewhere.set_cookie("trk_session", cookie)
+    assert elsewhere.get("/").status_code == 200  # the same session, served by the other server
+    assert client.post("/logout", data={"csrf_token": csrf_of(client, "/")}).status_code == 303
+    replay = one.test_client()
+    replay.set_cookie("trk_session", cookie)  # a copy of the cookie taken before signing out
+    for c in (replay, elsewhere):
+        assert c.get("/").status_code == 302 and "/login" in c.get("/").headers["Location"]
+    # only that session ended: another sign-in of the same account goes on
+    other = two.test_client()
+    assert sign_in(other, person.email, PASSWORD).status_code == 302
+    assert other.get("/").status_code == 200
+    assert session.scalar(sa.select(sa.func.count()).select_from(PageSession)) == 1
+
+
+def test_old_page_sessions_are_deleted_at_the_next_sign_in(make_app, session, person):
+    app = make_app()
+    client = app.test_client()
+    assert sign_in(client, person.email, PASSWORD).status_code == 302
+    session.execute(sa.update(PageSession).values(created_at=datetime(2020, 1, 1, tzinfo=UTC)))
+    session.commit()
+    assert client.get("/").status_code == 302  # older than the session lifetime: gone at the next sign-in
+    assert sign_in(app.test_client(), person.email, PASSWORD).status_code == 302
+    assert session.scalar(sa.select(sa.func.count()).select_from(PageSession)) == 1
 
 
 def test_password_less_and_disabled_accounts_cannot_sign_in(client, session, person):

@@ -22,12 +22,12 @@ from apiflask.scaffold import _annotate
 from flask import current_app, g, redirect, request, session, url_for
 
 from tracker.auth.models import ROLES, Account, ApiKey
-from tracker.auth.service import verify_key
+from tracker.auth.service import end_page_session, page_session_open, start_page_session, verify_key
 from tracker.db import db_session
 from tracker.errors import Forbidden
 
 __all__ = ["PERMISSIONS", "Scope", "campaign_scope", "current_account", "page_requires", "permits", "requires",
-           "signed_in_session_data", "token_auth"]
+           "sign_out", "signed_in_session_data", "token_auth"]
 
 Scope = frozenset[int] | None
 
@@ -135,6 +135,7 @@ def requires(permission: str) -> Callable[[Callable[..., Any]], Callable[..., An
 SESSION_ACCOUNT = "account_id"
 SESSION_STAMP = "account_stamp"
 SESSION_SINCE = "signed_in_at"
+SESSION_ID = "session_id"
 
 
 def _stamp(account: Account) -> str:
@@ -142,15 +143,24 @@ def _stamp(account: Account) -> str:
     return (account.password_hash or "")[-16:]
 
 
-def signed_in_session_data(account: Account) -> dict[str, Any]:
-    """What a page session holds once ``account`` has signed in."""
-    return {SESSION_ACCOUNT: account.id, SESSION_STAMP: _stamp(account), SESSION_SINCE: int(time.time())}
+def signed_in_session_data(db: Any, account: Account) -> dict[str, Any]:
+    """What a page session holds once ``account`` has signed in (its server-side record is made here)."""
+    session_id = start_page_session(db, account, current_app.permanent_session_lifetime)
+    return {SESSION_ACCOUNT: account.id, SESSION_STAMP: _stamp(account), SESSION_SINCE: int(time.time()),
+            SESSION_ID: session_id}
+
+
+def sign_out() -> None:
+    """End the page session: its server-side record goes, so no app server accepts the cookie again."""
+    end_page_session(db_session(), session.get(SESSION_ID))
+    session.clear()
 
 
 def current_page_account() -> Account | None:
     """The enabled account of the page session, or None (a stale session is cleared).
 
-    A session is stale once its account is disabled, its password changed, or it is older than
+    A session is stale once its account is disabled, its password changed, it was signed out (its
+    record in ``page_sessions`` is gone: :func:`sign_out`), or it is older than
     ``current_app.permanent_session_lifetime`` (12 hours, see tracker/auth/__init__.py) since sign-in:
     Flask re-signs the cookie whenever the session changes, so the sign-in time is kept and checked.
     """
@@ -161,8 +171,10 @@ def current_page_account() -> Account | None:
     fresh = isinstance(since, int) and time.time() - since < current_app.permanent_session_lifetime.total_seconds()
     account = db_session().get(Account, account_id) if fresh else None
     if account is None or account.disabled or account.password_hash is None \
-            or session.get(SESSION_STAMP) != _stamp(account):
-        for name in (SESSION_ACCOUNT, SESSION_STAMP, SESSION_SINCE):
+            or session.get(SESSION_STAMP) != _stamp(account) \
+            or not page_session_open(db_session(), session.get(SESSION_ID), account.id,
+                                     current_app.permanent_session_lifetime):
+        for name in (SESSION_ACCOUNT, SESSION_STAMP, SESSION_SINCE, SESSION_ID):
             session.pop(name, None)
         return None
     return account

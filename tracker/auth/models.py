@@ -37,6 +37,21 @@ class Account(Base):
     keys: Mapped[list[ApiKey]] = relationship(back_populates="account", order_by="ApiKey.id")
 
 
+class PageSession(Base):
+    """A signed-in page session, held server-side so that signing out ends it on every app server.
+
+    The cookie carries a random session id; only its SHA-256 is stored. Signing out deletes the row,
+    so a copy of the old cookie is refused by every instance sharing the database (the cookie's
+    signature alone would stay valid until it expires).
+    """
+
+    __tablename__ = "page_sessions"
+
+    id_hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
 class ApiKey(Base):
     __tablename__ = "api_keys"
 

@@ -19,7 +19,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.orm import Session
 
-from tracker.auth.models import ROLES, Account, ApiKey
+from tracker.auth.models import ROLES, Account, ApiKey, PageSession
 from tracker.db import utcnow
 from tracker.errors import Conflict, NotFound, ValidationError
 from tracker.inputs import row_id
@@ -218,6 +218,39 @@ def authenticate(session: Session, email: str | None, password: str | None) -> A
     account.last_sign_in_at = utcnow()
     session.commit()
     return account
+
+
+def session_hash(session_id: str) -> str:
+    """What is stored of a page session id (its SHA-256), so the table alone signs nobody in."""
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+def start_page_session(session: Session, account: Account, lifetime: timedelta) -> str:
+    """Record a new page session of ``account`` and return its id (for the signed cookie).
+
+    Sessions older than ``lifetime`` are deleted on the way (they are refused anyway), so the table
+    holds about the sessions of the last ``lifetime``.
+    """
+    session.execute(sa.delete(PageSession).where(PageSession.created_at < utcnow() - lifetime))
+    session_id = secrets.token_urlsafe(32)
+    session.add(PageSession(id_hash=session_hash(session_id), account_id=account.id, created_at=utcnow()))
+    session.commit()
+    return session_id
+
+
+def page_session_open(session: Session, session_id: object, account_id: int, lifetime: timedelta) -> bool:
+    """Whether ``session_id`` is a live page session of ``account_id``: not signed out, younger than ``lifetime``."""
+    if not isinstance(session_id, str) or not session_id:
+        return False
+    row = session.get(PageSession, session_hash(session_id))
+    return row is not None and row.account_id == account_id and row.created_at >= utcnow() - lifetime
+
+
+def end_page_session(session: Session, session_id: object) -> None:
+    """Sign out: the session id is refused from now on, on every app server sharing the database."""
+    if isinstance(session_id, str) and session_id:
+        session.execute(sa.delete(PageSession).where(PageSession.id_hash == session_hash(session_id)))
+        session.commit()
 
 
 def bootstrap_admin(session: Session, email: str = "admin@example.com") -> tuple[Account, str, str] | None:

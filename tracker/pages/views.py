@@ -16,7 +16,7 @@ from werkzeug.exceptions import NotFound, RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from tracker import ratelimit
-from tracker.auth.access import campaign_scope, page_requires, permits, signed_in_session_data
+from tracker.auth.access import campaign_scope, page_requires, permits, sign_out, signed_in_session_data
 from tracker.auth.service import authenticate
 from tracker.config import Settings
 from tracker.db import db_session
@@ -122,7 +122,7 @@ def login() -> str | Response | tuple[str, int]:
             # A new session: nothing of the signed-out one (or one planted by someone else) carries
             # over, and the form token changes.
             session.clear()
-            session.update(signed_in_session_data(account))
+            session.update(signed_in_session_data(db_session(), account))
             return redirect(local_path(request.args.get("next")) or url_for("pages.index"))
         error = "That e-mail address and password do not match an active account."
     return render_template("pages/login.html", email=email, error=error), (401 if error else 200)
@@ -130,7 +130,7 @@ def login() -> str | Response | tuple[str, int]:
 
 @bp.post("/logout")
 def logout() -> Response:
-    session.clear()
+    sign_out()  # the cookie is refused from now on by every app server sharing the database
     flash("You are signed out.", "success")
     return redirect(url_for("pages.login"), 303)
 
