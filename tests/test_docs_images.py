@@ -188,6 +188,21 @@ def test_docs_images(playwright_api: Any, live_server: SimpleNamespace) -> None:
             expect(page.locator("#chart-first-touch svg")).to_be_visible()
             camera.shoot("report-dark-funnel", "#report-counts")
 
+            # The demo's flyer A/B test, the cohorts' retention heat map, brand mentions beside Direct visits.
+            page.goto(f"/reports/experiments?experiment=expo-flyer&from={since}")
+            expect(page.locator("h1")).to_have_text("Experiments")
+            expect(page.locator("#verdict")).to_be_visible()
+            expect(page.locator("#chart-rates svg")).to_be_visible()
+            camera.shoot("report-experiments", "#verdict")
+            page.goto("/reports/cohorts")
+            expect(page.locator("h1")).to_have_text("Cohorts")
+            assert page.locator("#retention-table tbody tr").count() >= 3
+            camera.shoot("report-cohorts", "#retention-table")
+            page.goto(f"/reports/mentions?from={since}")
+            expect(page.locator("h1")).to_have_text("Brand mentions")
+            expect(page.locator("#chart-mentions svg")).to_be_visible()
+            camera.shoot("report-mentions", "#chart-mentions")
+
             # The answers to "How did you hear about us?": unmatched free text and the rules. Whether the demo's few
             # dozen answers hold an unmatched one depends on the hour, so two are sent as a survey would send them.
             api = live_server.app.test_client()

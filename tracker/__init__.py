@@ -160,6 +160,18 @@ def _register_blueprints(app: APIFlask) -> None:
     app.register_blueprint(selfreports_bp)
     app.register_blueprint(touchpoints_bp)
     app.register_blueprint(reports_bp)
+    from tracker.experiments.pages import bp as experiments_pages_bp
+    from tracker.experiments.views import bp as experiments_bp
+    app.register_blueprint(experiments_bp)  # A/B tests of link variants: API
+    app.register_blueprint(experiments_pages_bp)  # /reports/experiments
+    from tracker.mentions.pages import bp as mentions_pages_bp
+    from tracker.mentions.views import bp as mentions_bp
+    app.register_blueprint(mentions_bp)  # brand mentions API and report
+    app.register_blueprint(mentions_pages_bp)  # /reports/mentions
+    from tracker.cohorts.pages import bp as cohorts_pages_bp
+    from tracker.cohorts.views import bp as cohorts_bp
+    app.register_blueprint(cohorts_bp)  # cohorts and lifetime value: API
+    app.register_blueprint(cohorts_pages_bp)  # /reports/cohorts
     app.register_blueprint(pages_bp)
     from tracker.apidocs import bp as apidocs_bp
     app.register_blueprint(apidocs_bp)

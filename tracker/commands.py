@@ -32,6 +32,8 @@ def register_commands(app: Flask) -> None:
     from tracker.privacy.cli import people_cli, retention_cli
     app.cli.add_command(people_cli)
     app.cli.add_command(retention_cli)
+    from tracker.mentions.cli import mentions_cli
+    app.cli.add_command(mentions_cli)
 
 
 # ---- db ---------------------------------------------------------------------------------------
@@ -89,6 +91,8 @@ links_cli = AppGroup("links", help="Tracked links.")
 @click.option("--label", default="")
 @click.option("--slug", help="Custom short code.")
 @click.option("--expires-at", help="ISO 8601 time with zone, e.g. 2026-12-31T23:00:00Z.")
+@click.option("--experiment", help="The A/B test this link is an arm of (a slug; needs --variant).")
+@click.option("--variant", help="The arm's name in the experiment, e.g. A or B (needs --experiment).")
 @click.option("--force", is_flag=True, help="Create even if the same link exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole link as JSON.")
 @domain_errors

@@ -9,13 +9,13 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from tracker.errors import ValidationError
 
-__all__ = ["MAX_ROW_ID", "csv_records", "nul_field", "row_id", "to_utc"]
+__all__ = ["MAX_ROW_ID", "csv_records", "header_columns", "nul_field", "row_id", "to_utc"]
 
 MAX_ROW_ID = 2**31 - 1
 _DIGITS = re.compile(r"[0-9]{1,10}")
@@ -87,3 +87,20 @@ def csv_records(text: str) -> Iterator[tuple[int, list[str]]]:
             line = reader.line_num + 1
     except csv.Error as exc:
         raise ValidationError(f"the CSV cannot be read (line {line}): {exc}", "file") from None
+
+
+def header_columns(names: list[str], aliases: Mapping[str, str]) -> list[str]:
+    """The column names of a CSV header line: trimmed, lower case, spaces and dashes as ``_``, ``aliases`` applied.
+
+    A one-column header holding ``;``, a tab or ``|`` is a file saved with another separator: that is
+    refused with a ValidationError naming ``file``.
+    """
+    columns = []
+    for name in names:
+        key = name.strip().lower().replace(" ", "_").replace("-", "_")
+        columns.append(aliases.get(key, key))
+    if len(columns) == 1:
+        for sep in (";", "\t", "|"):
+            if sep in names[0]:
+                raise ValidationError(f"the CSV must be comma-separated; its header is separated by {sep!r}", "file")
+    return columns

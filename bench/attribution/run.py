@@ -121,6 +121,8 @@ TARGET_MARKOV_RATIO = 1.0  # ours (parse + Markov(1).fit) / ChannelAttribution m
 TARGET_SHAPLEY_RATIO = 1.0  # ours (parse + Shapley) / DP6's Shapley, same table: faster
 TARGET_SHAPLEY_RSS_MB = 1024.0
 TARGET_FULL_REPORT_S = 10.0
+TARGET_EXTRA_REPORT_S = 2.0  # the experiment and the cohort report on SQLite, each (issue 15)
+BENCH_EXPERIMENT = "bench-ab"  # the test marked on the busiest campaign's links (arms A, B, C)
 FULL_MODELS = "first_touch,last_touch,last_non_direct,linear,time_decay,position_based,self_reported,markov,shapley"
 
 
@@ -294,6 +296,13 @@ def bench_backend(backend: str, args: argparse.Namespace, store: synth.Store, tm
             except BenchError as exc:
                 full = {"error": str(exc)}
                 print(f"error in the full report: {exc}", file=sys.stderr, flush=True)
+        extra = None
+        if backend == "sqlite" and not args.no_extra_reports:
+            try:
+                extra = bench_extra_reports(args, db_url, window, tmp)
+            except BenchError as exc:
+                extra = {"error": str(exc)}
+                print(f"error in the experiment and cohort reports: {exc}", file=sys.stderr, flush=True)
     first = [r["e2e_s"][0] for r in runs]
     again = [t for r in runs for t in r["e2e_s"][1:]]
     return {
@@ -307,7 +316,7 @@ def bench_backend(backend: str, args: argparse.Namespace, store: synth.Store, tm
         "models_s": median(runs, "models_s"), "rss_peak_mb": max(r["rss_peak_mb"] for r in runs),
         "rss_before_mb": median(runs, "rss_before_mb"), "counts": runs[0]["counts"],
         "journey_rows": runs[0]["journey_rows"], "credit_rows": runs[0]["rows"], "channels": runs[0]["channels"],
-        "full_report": full,
+        "full_report": full, "extra_reports": extra,
     }
 
 
@@ -574,6 +583,68 @@ def bench_full_report(args: argparse.Namespace, db_url: str, window: tuple[str, 
     return out
 
 
+def mark_experiment(db_url: str) -> dict[str, Any]:
+    """Make the busiest campaign's links the arms of one test (``experiment=bench-ab``, variants A, B, C by link
+    id), as a marketer would with variants; the store's clicks and conversions stay as generated."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            campaign = conn.execute(sa.text(
+                "SELECT l.campaign_id FROM clicks c JOIN links l ON l.id = c.link_id WHERE l.campaign_id IS NOT NULL "
+                "GROUP BY l.campaign_id ORDER BY count(*) DESC, l.campaign_id LIMIT 1")).scalar_one()
+            conn.execute(sa.text(
+                "UPDATE links SET experiment = :name, variant = CASE id % 3 WHEN 0 THEN 'A' WHEN 1 THEN 'B' "
+                "ELSE 'C' END WHERE campaign_id = :campaign"), {"name": BENCH_EXPERIMENT, "campaign": campaign})
+            links = conn.execute(sa.text("SELECT count(*) FROM links WHERE campaign_id = :c"),
+                                 {"c": campaign}).scalar_one()
+    finally:
+        engine.dispose()
+    return {"campaign_id": campaign, "links": links}
+
+
+def bench_extra_reports(args: argparse.Namespace, db_url: str, window: tuple[str, str], tmp: Path) -> dict[str, Any]:
+    """The experiment and cohort reports through the service on the SQLite store (issue 15's 2 s targets)."""
+    marked = mark_experiment(db_url)
+    print(f"sqlite: experiment and cohort reports ({marked['links']} links of campaign {marked['campaign_id']} "
+          f"marked as arms A/B/C of {BENCH_EXPERIMENT}), {args.extra_reps} fresh processes x {args.repeat} "
+          "reports each", flush=True)
+    runs = []
+    for i in range(args.extra_reps):
+        instance = tmp / f"instance-extra-{i}"
+        runs.append(run_worker("extra-reports", "--db", db_url, "--from", window[0], "--to", window[1],
+                               "--instance", str(instance), "--repeat", str(args.repeat),
+                               "--experiment", BENCH_EXPERIMENT))
+        shutil.rmtree(instance, ignore_errors=True)
+        r = runs[-1]
+        print(f"  process {i + 1}: experiments {' '.join(f'{t:.2f}' for t in r['experiments']['times_s'])} s, "
+              f"cohorts {' '.join(f'{t:.2f}' for t in r['cohorts']['times_s'])} s, peak RSS "
+              f"{r['rss_peak_mb']:.0f} MB", flush=True)
+    out: dict[str, Any] = {"marked": marked, "runs": runs, "rss_peak_mb": max(r["rss_peak_mb"] for r in runs)}
+    for name in ("experiments", "cohorts"):
+        times = [t for r in runs for t in r[name]["times_s"]]
+        out[name] = {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times)}
+    out["arms"] = runs[0]["experiments"]["arms"]
+    out["verdict"] = runs[0]["experiments"]["verdict"]
+    out["cohort_counts"] = runs[0]["cohorts"]["counts"]
+    return out
+
+
+def render_extra_reports(extra: dict[str, Any], window: tuple[str, str]) -> list[str]:
+    arms = ", ".join(f"{a['arm']}: {a['exposures']:,} exposures, {a['people']:,} people, {a['converters']:,} converting"
+                     for a in extra["arms"])
+    c = extra["cohort_counts"]
+    lines = [f"experiment and cohort reports through the service on SQLite ({window[0]}..{window[1]}; medians of "
+             f"every report after a warm-up, fresh processes; peak RSS {extra['rss_peak_mb']:.0f} MB)"]
+    e, k = extra["experiments"], extra["cohorts"]
+    lines.append(f"  experiments (experiment={BENCH_EXPERIMENT}; {arms}): {e['median_s']:.2f} s "
+                 f"({e['min_s']:.2f}-{e['max_s']:.2f})")
+    lines.append(f"  cohorts (months {window[0][:7]}..{window[1][:7]}: {c['customers']:,} customers, {c['cohorts']} "
+                 f"cohort months, {c['channels']} channels): {k['median_s']:.2f} s ({k['min_s']:.2f}-{k['max_s']:.2f})")
+    return lines
+
+
 # ---- printing ------------------------------------------------------------------------------------
 def verdict(ok: bool) -> str:
     return "PASS" if ok else "MISS"
@@ -641,6 +712,10 @@ def render(store_info: dict[str, Any], backends: list[dict[str, Any]], memory: d
     if full and "error" not in full:
         lines.append("")
         lines += render_full_report(full, store_info["window"])
+    extra = next((b.get("extra_reports") for b in backends if b["backend"] == "sqlite"), None)
+    if extra and "error" not in extra:
+        lines.append("")
+        lines += render_extra_reports(extra, store_info["window"])
     if markov:
         lines.append("")
         lines += render_markov(markov)
@@ -688,6 +763,11 @@ def render(store_info: dict[str, Any], backends: list[dict[str, Any]], memory: d
         checks["full_report"] = f["e2e_s"] <= TARGET_FULL_REPORT_S
         rows.append((f"report of all nine models with intervals ({args.samples} samples) on SQLite <= "
                      f"{TARGET_FULL_REPORT_S:.0f} s (median)", f"{f['e2e_s']:.2f} s", verdict(checks["full_report"])))
+    if extra and "error" not in extra:
+        for name in ("experiments", "cohorts"):
+            checks[f"{name}_report"] = extra[name]["median_s"] <= TARGET_EXTRA_REPORT_S
+            rows.append((f"{name[:-1]} report on SQLite <= {TARGET_EXTRA_REPORT_S:.0f} s (median)",
+                         f"{extra[name]['median_s']:.2f} s", verdict(checks[f"{name}_report"])))
     if markov:
         checks["markov_speed"] = markov["ratio"] <= TARGET_MARKOV_RATIO
         rows.append((f"Markov order 1, same paths: ours (parse + fit) / ChannelAttribution markov_model <= "
@@ -929,6 +1009,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--full-report-reps", type=int, default=3,
                    help="fresh processes per variant of the report of all nine models (default 3)")
     p.add_argument("--samples", type=int, default=200, help="bootstrap resamples of the full report (default 200)")
+    p.add_argument("--no-extra-reports", action="store_true", help="skip the experiment and cohort reports (SQLite)")
+    p.add_argument("--extra-reps", type=int, default=2,
+                   help="fresh processes for the experiment and cohort reports (default 2)")
     p.add_argument("--no-markov", action="store_true", help="skip Markov against ChannelAttribution's markov_model")
     p.add_argument("--no-shapley", action="store_true", help="skip Shapley against DP6's")
     p.add_argument("--no-dp6-legacy", action="store_true", help="skip DP6's legacy 1.x Shapley (it takes long)")

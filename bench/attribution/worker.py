@@ -678,6 +678,47 @@ def measure_full_report(db_url: str, first: str, last: str, instance: str, inter
     return out
 
 
+def measure_extra_reports(db_url: str, first: str, last: str, instance: str, repeat: int,
+                          experiment: str) -> dict[str, Any]:
+    """The experiment report (of the test ``experiment``, which run.py marked on the store's links) and the cohort
+    report (the window's months, ``as_of`` its last day) through a real app and session: one warm-up each, then
+    ``repeat`` reports each; medians."""
+    from tracker import create_app
+    from tracker.cohorts.params import parse_cohort_params
+    from tracker.cohorts.service import cohort_report
+    from tracker.db import get_db
+    from tracker.experiments.service import experiment_report, parse_experiment_params
+
+    app = create_app({"database_url": db_url, "instance_path": instance, "secret_key": "bench",
+                      "ip_hash_secret": "bench", "SPOOL_BACKGROUND": False})
+    settings = app.config["SETTINGS"]
+    reports = {
+        "experiments": (experiment_report, parse_experiment_params(
+            {"experiment": experiment, "from": first, "to": last}, settings)),
+        "cohorts": (cohort_report, parse_cohort_params(
+            {"from": first[:7], "to": last[:7], "as_of": last}, settings)),
+    }
+    db = get_db(app)
+    out: dict[str, Any] = {}
+    with app.app_context():
+        for name, (build, params) in reports.items():
+            with db.Session() as session:  # warm-up: statement compilation and imports are not timed
+                build(session, settings, params)
+            times = []
+            for _ in range(repeat):
+                with db.Session() as session:
+                    seconds, report = timed(lambda: build(session, settings, params))  # noqa: B023
+                times.append(seconds)
+            out[name] = {"times_s": times, "median_s": statistics.median(times)}
+            if name == "experiments":
+                out[name]["arms"] = report["arms"]
+                out[name]["verdict"] = report.get("verdict")
+            else:
+                out[name]["counts"] = report["counts"]
+    out["rss_peak_mb"] = max_rss_mb()
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="one measurement of bench/attribution (run by run.py)")
     sub = p.add_subparsers(dest="command", required=True)
@@ -716,8 +757,17 @@ def main(argv: list[str] | None = None) -> int:
     f.add_argument("--instance", required=True)
     f.add_argument("--intervals", action="store_true")
     f.add_argument("--samples", type=int, default=200)
+    x = sub.add_parser("extra-reports")
+    x.add_argument("--db", required=True)
+    x.add_argument("--from", dest="first", required=True)
+    x.add_argument("--to", dest="last", required=True)
+    x.add_argument("--instance", required=True)
+    x.add_argument("--repeat", type=int, default=3)
+    x.add_argument("--experiment", required=True)
     args = p.parse_args(argv)
-    if args.command == "report":
+    if args.command == "extra-reports":
+        emit(measure_extra_reports(args.db, args.first, args.last, args.instance, args.repeat, args.experiment))
+    elif args.command == "report":
         emit(measure_report(args.db, args.first, args.last, args.instance, args.repeat))
     elif args.command == "memory":
         emit(measure_memory(args.journeys, args.runs, args.seed))

@@ -3,8 +3,8 @@ limit, key lifecycle, disabled accounts, staff scoping, the accounts/keys API an
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest

@@ -29,6 +29,7 @@ CAMPAIGN_WRITERS = frozenset({"admin", "marketer"})
 LINK_CREATORS = frozenset({"admin", "marketer", "staff"})
 INGEST = frozenset({"admin", "ingest"})
 ANALYSTS = frozenset({"admin", "analyst"})
+MENTION_WRITERS = frozenset({"admin", "ingest", "marketer"})
 
 # (method, rule) -> roles allowed, or PUBLIC (no sign-in, no key).
 EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
@@ -63,6 +64,9 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/api/v1/identify"): INGEST,
     ("POST", "/api/v1/touchpoints/import"): INGEST,
     ("POST", "/api/v1/self-reports"): INGEST,
+    ("POST", "/api/v1/mentions"): MENTION_WRITERS,
+    ("POST", "/api/v1/mentions/import"): MENTION_WRITERS,
+    ("DELETE", "/api/v1/mentions/<int:mention_id>"): MENTION_WRITERS,
     # reading, reports
     ("GET", "/api/v1/conversions"): ANALYSTS,
     ("GET", "/api/v1/people/<person_id>/journey"): ANALYSTS,
@@ -76,6 +80,11 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/api/v1/reports/dark-funnel"): ANALYSTS,
     ("GET", "/api/v1/reports/funnel"): ANALYSTS,
     ("GET", "/api/v1/reports/paths"): ANALYSTS,
+    ("GET", "/api/v1/reports/experiments"): ANALYSTS,
+    ("GET", "/api/v1/reports/experiments/list"): ANALYSTS,
+    ("GET", "/api/v1/reports/cohorts"): ANALYSTS,
+    ("GET", "/api/v1/reports/mentions"): ANALYSTS,
+    ("GET", "/api/v1/mentions"): ANALYSTS,
     # erasing a person everywhere
     ("DELETE", "/api/v1/people/<person_id>"): A,
     # accounts (admins) and keys (everyone: their own)
@@ -111,6 +120,17 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/reports/<any(attribution, funnel, 'dark-funnel'):name>"): ANALYSTS,
     ("GET", "/reports/<any(attribution, funnel, 'dark-funnel'):name>/<table>.csv"): ANALYSTS,
     ("GET", "/reports/<any(attribution, funnel, 'dark-funnel'):name>/<chart>.<any(svg, png):fmt>"): ANALYSTS,
+    ("GET", "/reports/experiments"): ANALYSTS,
+    ("GET", "/reports/experiments/arms.csv"): ANALYSTS,
+    ("GET", "/reports/experiments/chart.<any(svg, png):fmt>"): ANALYSTS,
+    ("GET", "/reports/cohorts"): ANALYSTS,
+    ("GET", "/reports/cohorts/cohorts.csv"): ANALYSTS,
+    ("GET", "/reports/cohorts/<chart>.<any(svg, png):fmt>"): ANALYSTS,
+    ("GET", "/reports/mentions"): ANALYSTS,
+    ("GET", "/reports/mentions/<table>.csv"): ANALYSTS,
+    ("GET", "/reports/mentions/chart.<any(svg, png):fmt>"): ANALYSTS,
+    ("GET", "/mentions/import"): MENTION_WRITERS,
+    ("POST", "/mentions/import"): MENTION_WRITERS,
 }
 
 
@@ -135,7 +155,7 @@ def world(app: Any, client: Any, api_key: str) -> dict[str, Any]:
     with get_db(app).Session() as s:
         other = make_account(s, "marketer")
         values = {"campaign_id": str(campaign["id"]), "code": link["code"], "person_id": "p" + "x" * 21,
-                  "rule_id": "999999", "key_ref": "nokey", "account_id": str(other.id),
+                  "rule_id": "999999", "mention_id": "999999", "key_ref": "nokey", "account_id": str(other.id),
                   "campaign": campaign["slug"], "filename": "app.css", "name": "attribution",
                   "table": "credits", "chart": "credits", "fmt": "svg"}
     return {"campaign": campaign, "values": values}

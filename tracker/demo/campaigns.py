@@ -38,6 +38,8 @@ class LinkSpec:
     term: str | None = None
     slug: str | None = None
     expires_after_end: int | None = None  # days after the campaign's end date
+    experiment: str | None = None    # an A/B test: the links of one experiment are its arms
+    variant: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,11 @@ CAMPAIGNS: tuple[CampaignSpec, ...] = (
             LinkSpec("Booth 12, Oslo Expo", "event", "oslo-expo", "event", "/demo", 6.0, content="booth-12"),
             LinkSpec("Booth 12 demo screen, Oslo Expo", "event", "oslo-expo", "event", "/demo", 3.0,
                      content="demo-screen"),
-            LinkSpec("Flyer A5, Oslo Expo", "print", "oslo-expo", "flyer", "/expo", 4.0, content="flyer-a5"),
+            # Two flyer designs handed out side by side: an A/B test (B's offer brings more leads, visits.py).
+            LinkSpec("Flyer A5, Oslo Expo", "print", "oslo-expo", "flyer", "/expo", 4.0, content="flyer-a5",
+                     experiment="expo-flyer", variant="A"),
+            LinkSpec("Flyer A5 with offer, Oslo Expo", "print", "oslo-expo", "flyer", "/expo", 4.0,
+                     content="flyer-a5-b", experiment="expo-flyer", variant="B"),
             LinkSpec("Early-bird offer flyer, Oslo Expo", "print", "oslo-expo", "flyer", "/expo/offer", 2.0,
                      content="early-bird", expires_after_end=10),
             LinkSpec("Badge lanyard, Oslo Expo", "event", "oslo-expo", "event", "/", 2.0, content="lanyard"),
@@ -198,7 +204,7 @@ def ensure_link(session: Session, settings: Settings, campaign: Campaign, spec: 
     data: dict[str, Any] = {
         "destination": f"{SITE}{spec.path}", "campaign": campaign, "utm_source": spec.source,
         "utm_medium": spec.medium, "utm_term": spec.term, "utm_content": spec.content, "kind": spec.kind,
-        "label": spec.label, "slug": spec.slug,
+        "label": spec.label, "slug": spec.slug, "experiment": spec.experiment, "variant": spec.variant,
     }
     if spec.expires_after_end is not None and campaign.end_date is not None:
         expiry = campaign.end_date + timedelta(days=spec.expires_after_end)

@@ -25,8 +25,9 @@ from tracker.conversions.service import MAX_BATCH, create_conversions
 from tracker.demo.answers import non_converter_answers
 from tracker.demo.campaigns import DEMO_MARK, EXPO_SLUG
 from tracker.demo.clicks import StoredClick, stored_clicks
-from tracker.demo.conversions import dark_leads, deals
+from tracker.demo.conversions import buying_again, dark_leads, deals
 from tracker.demo.leads import Emails, site_leads
+from tracker.demo.mentions import demo_mentions, store_mentions
 from tracker.demo.offline import attendee_list
 from tracker.demo.visits import DemoVisit, organic_visits, store_visits, visits_after_clicks
 from tracker.errors import ValidationError
@@ -48,6 +49,7 @@ class Intake:
     answers: list[dict[str, Any]] = field(default_factory=list)       # record_answer data
     attendees: str = ""                                               # CSV for import_touchpoints
     leads: Counter[str] = field(default_factory=Counter)              # by origin: tracked, attendee, dark
+    mentions: list[dict[str, Any]] = field(default_factory=list)      # brand mentions (tracker/demo/mentions.py)
 
 
 def demo_intake(clicks: Sequence[StoredClick], *, days: int, seed: int, tz: ZoneInfo,
@@ -71,9 +73,11 @@ def demo_intake(clicks: Sequence[StoredClick], *, days: int, seed: int, tz: Zone
     # 1-2. Landing visits: after clicks (they carry the click id), and from search, social, other sites.
     tracked = visits_after_clicks(rng, clicks, end)
     organic = organic_visits(rng, tracked, start=start, end=end, tz=tz, seed=seed)
+    # 2b. Brand mentions, and the press article's readers typing the address two days later (own stream).
+    intake.mentions, press_readers = demo_mentions(seed=seed, start=start, end=end, tz=tz)
     # 3. Leads from site visitors; some visitors only leave an e-mail.
     site = site_leads(rng, emails, tracked + organic, end=end, tz=tz, expo=expo)
-    intake.visits = sorted([v for v, _, _ in tracked + organic] + site.returns,
+    intake.visits = sorted([v for v, _, _ in tracked + organic] + site.returns + press_readers,
                            key=lambda v: (v.ts, v.record["site_visitor_id"]))
     intake.identifies = site.identifies
     # 4. The Oslo Expo attendee list (badge scans, keynote); a few attendees convert weeks later.
@@ -92,6 +96,13 @@ def demo_intake(clicks: Sequence[StoredClick], *, days: int, seed: int, tz: Zone
                                             end=end)
     for number, answer in enumerate(intake.answers, 1):
         answer["submission_id"] = f"demo-{seed}-answer-{number:05d}"
+    # 8. Customers buy again, and the customers of the months before the window give the cohorts a history.
+    again_visits, again_identifies, again_orders = buying_again(
+        leads, emails, intake.conversions, seed=seed, start=start, end=end, funnel=funnel, rates=rates,
+        reporting_currency=reporting_currency)
+    intake.visits = sorted(intake.visits + again_visits, key=lambda v: (v.ts, v.record["site_visitor_id"]))
+    intake.identifies += again_identifies
+    intake.conversions += again_orders
     intake.conversions.sort(key=lambda item: (item["ts"], item["external_id"], item["type"]))
     return intake
 
@@ -109,6 +120,7 @@ def load_intake(session: Session, settings: Settings, secret: bytes, tids: Seque
                          reporting_currency=settings.reporting_currency, expo=expo)
 
     new_visits = store_visits(session, intake.visits)
+    mentions = store_mentions(session, settings, intake.mentions)
     for record, agent in intake.identifies:
         collect(session, settings, secret, record, agent, None)  # the snippet's identify call; repeats add nothing
     attendees = ImportResult(rows=0)
@@ -148,4 +160,5 @@ def load_intake(session: Session, settings: Settings, secret: bytes, tids: Seque
         f"Self-reports: {len(intake.answers)} answers ({languages['no']} Norwegian, {languages['en']} English; "
         f"{len(free)} free text, {unmatched} of them matching no channel), {new_answers} new.",
         f"Oslo Expo attendee list: {attendees.rows} rows imported as offline touches, {attendees.created} new.",
+        f"Brand mentions: {mentions.rows} rows (days and platforms, one press article), {mentions.inserted} new.",
     ]

@@ -48,6 +48,8 @@ CAMPAIGN_INTAKE = {
     # Brand-ad clickers say they searched: the tracked channel (Paid search) and the answer disagree.
     "brand-search": (0.03, "search"), "linkedin-launch": (0.01, "social"),
 }
+# Lead rate per landing visit of one link (utm_content) where it differs from its campaign's: the demo's A/B test.
+CONTENT_LEAD_RATE = {"flyer-a5-b": 0.2}
 # (referrer the snippet sees, weight, lead rate, what the visitor says); None: typed or bookmarked.
 ORGANIC_REFERRERS: tuple[tuple[str | None, float, float, str], ...] = (
     ("https://www.google.com/", 0.24, 0.025, "search"), ("https://www.google.no/", 0.2, 0.025, "search"),
@@ -96,6 +98,7 @@ def visits_after_clicks(rng: np.random.Generator, clicks: Sequence[StoredClick],
         if click.referrer_host and not click.referrer_host.startswith("com."):  # an app id is no URL
             record["referrer"] = f"https://{click.referrer_host}/"
         rate, topic = CAMPAIGN_INTAKE.get(click.campaign or "", (0.01, "other"))
+        rate = CONTENT_LEAD_RATE.get(click.tags[4] or "", rate)
         tracked.append((DemoVisit(ts, record, click.user_agent, click.ip_hash), rate, topic))
     return tracked
 

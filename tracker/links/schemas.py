@@ -62,6 +62,13 @@ class CampaignList(Schema):
 _TAG = {"validate": Length(0, 200), "allow_none": True}
 
 
+# A/B tests: links with the same experiment are its arms, named by their variant (both or neither).
+_EXPERIMENT = {"allow_none": True, "validate": Length(0, 100),
+               "metadata": {"description": "The A/B test this link is an arm of: a slug like a campaign's "
+                                           "(lower case a-z, 0-9, '-'); needs `variant`"}}
+_VARIANT = {"allow_none": True, "validate": Length(0, 40),
+            "metadata": {"description": "The arm's name, e.g. A or B (letters, digits, '-', '_', '.'); needs "
+                                        "`experiment`"}}
 _CAMPAIGN_REF = {"allow_none": True, "validate": Length(0, 100), "metadata": {"description": "Campaign id or slug"}}
 # At most MAX_EXTRA_PARAMS parameters: names 1-100, values 0-500 characters (tracker.links.service).
 _EXTRA_PARAMS = {"keys": String(validate=Length(1, 100)), "values": String(validate=Length(0, 500)),
@@ -82,6 +89,8 @@ class LinkIn(Schema):
     label = String(validate=Length(0, 200), allow_none=True)
     slug = String(allow_none=True, validate=Length(0, 63), metadata={"description": "Custom short code"})
     expires_at = AwareDateTime(allow_none=True)
+    experiment = String(**_EXPERIMENT)
+    variant = String(**_VARIANT)
 
 
 class LinkPatch(Schema):
@@ -97,6 +106,8 @@ class LinkPatch(Schema):
     label = String(validate=Length(0, 200), allow_none=True)
     expires_at = AwareDateTime(allow_none=True)
     disabled = Boolean()
+    experiment = String(**_EXPERIMENT)
+    variant = String(**_VARIANT)
 
 
 class ForceQuery(Schema):
@@ -114,6 +125,7 @@ class LinkFilter(Schema):
     utm_source = String(validate=Length(0, 200))
     utm_medium = String(validate=Length(0, 200))
     q = String(validate=Length(0, 200))
+    experiment = String(validate=Length(0, 100), metadata={"description": "Only the arms of this experiment"})
     page = Integer(load_default=1, validate=Range(1, 100_000))
     per_page = Integer(load_default=50, validate=Range(1, 500))
 
@@ -148,6 +160,8 @@ class LinkOut(Schema):
     extra_params = Dict()
     kind = String()
     label = String()
+    experiment = String(allow_none=True, metadata={"description": "The A/B test this link is an arm of"})
+    variant = String(allow_none=True, metadata={"description": "The arm's name in the experiment"})
     expires_at = AwareDateTime(allow_none=True)
     disabled = Boolean()
     channel = String(metadata={"description": "Channel derived from the taxonomy in force"})

@@ -37,7 +37,8 @@ def links_out(session: Session, settings: Settings, links: Sequence[Link],
             "campaign": link.campaign.slug if link.campaign else None, "campaign_id": link.campaign_id,
             "utm_source": link.utm_source, "utm_medium": link.utm_medium, "utm_campaign": link.utm_campaign,
             "utm_term": link.utm_term, "utm_content": link.utm_content, "extra_params": link.extra_params or {},
-            "kind": link.kind, "label": link.label, "expires_at": link.expires_at, "disabled": link.disabled,
+            "kind": link.kind, "label": link.label, "experiment": link.experiment, "variant": link.variant,
+            "expires_at": link.expires_at, "disabled": link.disabled,
             "channel": channel, "created_at": link.created_at, "stats": totals[link.id],
         }
         if history:

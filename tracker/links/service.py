@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -30,7 +30,10 @@ MAX_LABEL = 200
 MAX_BULK_ROWS = 10_000
 MAX_EXTRA_PARAMS = 20
 LINK_FIELDS = ("destination", "campaign", "utm_source", "utm_medium", "utm_campaign", "utm_term",
-               "utm_content", "extra_params", "kind", "label", "slug", "expires_at")
+               "utm_content", "extra_params", "kind", "label", "slug", "expires_at", "experiment", "variant")
+# A/B tests (docs/guides/marketer.md#variants): the experiment is a slug like a campaign's, the variant a short
+# arm name ("A", "B", "blue-button"). Links of one experiment with the same variant are one arm.
+VARIANT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
 
 
 # ---- helpers ------------------------------------------------------------------------------------
@@ -122,6 +125,16 @@ def _extra_params(value: object) -> dict[str, str]:
     return params
 
 
+def _variant(value: object) -> str | None:
+    text = "" if value is None else str(value).strip()
+    if not text:
+        return None
+    if not VARIANT_RE.match(text):
+        raise ValidationError("variant must be 1-40 characters of letters, digits, '-', '_' and '.', starting with "
+                              "a letter or digit (e.g. A, B or blue-button)", "variant")
+    return text
+
+
 def tracked_url(link: Link) -> str:
     """Return the destination with the link's extra parameters and UTM tags merged in."""
     params = dict(link.extra_params or {})
@@ -133,9 +146,16 @@ def tracked_url(link: Link) -> str:
 
 
 def fingerprint(link: Link) -> str:
-    """Hash of what makes two links the same: destination, tags, extra parameters, kind and label."""
-    key = [link.destination, link.utm_source, link.utm_medium, link.utm_campaign, link.utm_term,
-           link.utm_content, sorted((link.extra_params or {}).items()), link.kind, link.label]
+    """Hash of what makes two links the same: destination, tags, extra parameters, kind and label.
+
+    A link that is an arm of an experiment adds its experiment and variant: variant B of a flyer may
+    carry exactly the tags of variant A (the test is in the print) and is still a link of its own.
+    Links without a variant hash as before, so their stored fingerprints stay valid.
+    """
+    key: list[Any] = [link.destination, link.utm_source, link.utm_medium, link.utm_campaign, link.utm_term,
+                      link.utm_content, sorted((link.extra_params or {}).items()), link.kind, link.label]
+    if link.experiment or link.variant:
+        key += [link.experiment, link.variant]
     return hashlib.sha256(json.dumps(key, ensure_ascii=False).encode()).hexdigest()
 
 
@@ -301,6 +321,16 @@ def _apply_link(session: Session, settings: Settings, link: Link, data: Mapping[
         link.label = _text(data.get("label"), "label", MAX_LABEL)
     if given("expires_at"):
         link.expires_at = _datetime(data.get("expires_at"), "expires_at")
+    if given("experiment"):
+        raw = data.get("experiment")
+        link.experiment = _slug(raw, "experiment") if raw not in (None, "") else None
+    if given("variant"):
+        link.variant = _variant(data.get("variant"))
+    if link.variant and not link.experiment:
+        raise ValidationError("a variant needs an experiment: give experiment (the test's name, e.g. the "
+                              "campaign's slug)", "experiment")
+    if link.experiment and not link.variant:
+        raise ValidationError("a link in an experiment needs a variant (the arm's name, e.g. A or B)", "variant")
     if "disabled" in data:
         if not isinstance(data["disabled"], bool):
             raise ValidationError("disabled must be true or false", "disabled")
@@ -368,6 +398,81 @@ def create_link(session: Session, settings: Settings, data: Mapping[str, Any], f
     return link
 
 
+def next_variant(session: Session, experiment: str, taken: Collection[str] = ()) -> str:
+    """Return the first letter B, C, ... Z not yet a variant of ``experiment`` (A is the original's).
+
+    Raises ValidationError (naming ``variant``) when all 26 letters are taken.
+    """
+    used = {v.upper() for v in session.scalars(sa.select(Link.variant).where(Link.experiment == experiment))
+            if v} | {v.upper() for v in taken} | {"A"}
+    for letter in "BCDEFGHIJKLMNOPQRSTUVWXYZ":
+        if letter not in used:
+            return letter
+    raise ValidationError(f"experiment {experiment!r} has a variant for every letter: name the variant yourself",
+                          "variant")
+
+
+def variant_defaults(session: Session, original: Link) -> dict[str, str]:
+    """The builder's values for a new variant of ``original`` (docs/guides/marketer.md#variants).
+
+    Same destination, tags, kind and campaign; the experiment is the original's, else the campaign's
+    slug, else its ``utm_campaign``; the variant is the next free letter; ``utm_content`` gets the
+    letter as a suffix so the arms also differ in analytics tools that only see the UTM tags.
+    """
+    experiment = original.experiment or (original.campaign.slug if original.campaign else
+                                         normalise_tag(original.utm_campaign))
+    letter = next_variant(session, experiment)
+    content = original.utm_content or "variant"
+    base = re.sub(r"-[a-z]$", "", content) if original.variant and content.endswith(f"-{original.variant.lower()}") \
+        else content
+    extra = urlencode(original.extra_params or {})
+    return {"destination": original.destination, "campaign": str(original.campaign_id or ""),
+            "utm_source": original.utm_source, "utm_medium": original.utm_medium,
+            "utm_campaign": original.utm_campaign, "utm_term": original.utm_term or "",
+            "utm_content": f"{base}-{letter.lower()}"[:MAX_TAG], "extra_params": extra, "kind": original.kind,
+            "label": f"{original.label} (variant {letter})"[:MAX_LABEL] if original.label else f"Variant {letter}",
+            "slug": "", "expires_at": "", "experiment": experiment, "variant": letter}
+
+
+def create_variant(session: Session, settings: Settings, original_code: str, data: Mapping[str, Any],
+                   force: bool = False, scope: Scope = None) -> Link:
+    """Create a link as another arm of ``original_code``'s experiment; mark the original as variant A.
+
+    The original gets ``experiment`` and variant ``A`` only if it had no experiment yet (a link already
+    in a test keeps its arm); both changes are committed together.
+
+    Raises
+    ------
+    ValidationError
+        The new link is not valid, has no experiment, or takes the original's variant A.
+    NotFound, Forbidden
+        The original does not exist or is outside ``scope``.
+    """
+    original = get_link(session, original_code, scope)
+    try:
+        if not data.get("experiment") or not data.get("variant"):
+            raise ValidationError("a variant needs an experiment and a variant name", "experiment"
+                                  if not data.get("experiment") else "variant")
+        if original.experiment is None:
+            if str(data["variant"]).strip().upper() == "A":
+                raise ValidationError("variant A is the original link's: give the new link another letter",
+                                      "variant")
+            original.experiment = _slug(data["experiment"], "experiment")
+            original.variant = "A"
+            original.fingerprint = fingerprint(original)
+        link = _new_link(session, settings, data, force)
+        if scope is not None:
+            if link.kind not in OFFLINE_KINDS:
+                raise Forbidden(f"you may only create offline links (kind one of {', '.join(OFFLINE_KINDS)})",
+                                "kind")
+            _check_scope(scope, link.campaign_id, "the link")
+    except Exception:
+        session.rollback()
+        raise
+    session.commit()
+    return link
+
+
 def get_link(session: Session, code_or_id: str | int, scope: Scope = None) -> Link:
     code = str(code_or_id)
     link = session.scalar(sa.select(Link).where(Link.code == normalise_code(code)))
@@ -398,9 +503,12 @@ def update_link(session: Session, settings: Settings, code: str, data: Mapping[s
 
 def list_links(session: Session, *, campaign: str | int | None = None, kind: str | None = None,
                utm_source: str | None = None, utm_medium: str | None = None, q: str | None = None,
-               page: int = 1, per_page: int = 50, scope: Scope = None) -> tuple[list[Link], int]:
+               page: int = 1, per_page: int = 50, scope: Scope = None,
+               experiment: str | None = None) -> tuple[list[Link], int]:
     """Return one page of links (newest first) matching the filters, and the total count."""
     stmt = sa.select(Link)
+    if experiment:
+        stmt = stmt.where(Link.experiment == normalise_tag(experiment))
     if scope is not None:
         stmt = stmt.where(Link.campaign_id.in_(scope))
     if campaign not in (None, ""):

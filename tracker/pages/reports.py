@@ -29,8 +29,8 @@ from tracker.reports.params import (
 )
 from tracker.reports.views import AttributionQuery, CommonQuery, FunnelQuery, query_names
 
-__all__ = ["REPORTS", "ReportSpec", "chart_figure", "csv_table", "form_values", "get_spec", "page_context",
-           "query_pairs"]
+__all__ = ["MORE_REPORTS", "REPORTS", "REPORT_BLUEPRINTS", "ReportSpec", "chart_figure", "csv_table", "form_values",
+           "get_spec", "page_context", "query_pairs"]
 
 NONE_LABEL = "(none)"
 SEGMENTS = (*BY_COLUMNS, "self_reported")
@@ -92,6 +92,13 @@ REPORTS = {
                               tables=("by-channel",), chart_names=("first-touch", "last-touch"),
                               api_path="/api/v1/reports/dark-funnel"),
 }
+
+
+# Report pages of other packages, in the tab strip after REPORTS: (endpoint, title). Their parameters differ
+# (cohorts take months), so their tabs carry none.
+MORE_REPORTS = (("experiments_pages.report_page", "Experiments"), ("cohorts_pages.cohorts", "Cohorts"),
+                ("mentions_pages.report_page", "Mentions"))
+REPORT_BLUEPRINTS = frozenset(endpoint.split(".")[0] for endpoint, _ in MORE_REPORTS)
 
 
 def get_spec(name: str) -> ReportSpec:

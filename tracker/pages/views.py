@@ -86,6 +86,13 @@ def principal_context() -> dict[str, Any]:
     return {"principal": account, "can": lambda permission: permits(account, permission)}
 
 
+@bp.app_context_processor
+def report_tabs_context() -> dict[str, Any]:
+    """The report pages of every package, for the tab strip (``tabs`` in pages/_report.html) and the menu."""
+    return {"report_specs": reporting.REPORTS, "more_reports": reporting.MORE_REPORTS,
+            "report_blueprints": reporting.REPORT_BLUEPRINTS}
+
+
 @bp.after_request
 def no_store(resp: Response) -> Response:
     # Pages show data of the signed-in key: keep them out of shared caches and the back button after
@@ -229,10 +236,10 @@ def _local_datetime(raw: str, tz: ZoneInfo) -> datetime | None:
 
 
 def _builder(values: Mapping[str, str], error: DomainError | None = None,
-             existing: str | None = None) -> str:
+             existing: str | None = None, original: Any = None) -> str:
     settings = _settings()
     return render_template(
-        "pages/link_new.html", values=values, errors=_errors(error), existing=existing,
+        "pages/link_new.html", values=values, errors=_errors(error), existing=existing, original=original,
         campaign_options=[(str(c.id), c.name) for c in service.list_campaigns(db_session(), campaign_scope())],
         medium_options=[(m, m) for m in sorted(settings.taxonomy.allowed_mediums)],
         kind_options=[(k, k) for k in (LINK_KINDS if campaign_scope() is None else OFFLINE_KINDS)],
@@ -242,19 +249,41 @@ def _builder(values: Mapping[str, str], error: DomainError | None = None,
 @bp.route("/links/new", methods=["GET", "POST"])
 @page_requires("links:create")
 def new_link() -> str | Response | tuple[str, int]:
+    # ``variant_of``: "Duplicate as variant B" on a link's page (docs/guides/marketer.md#variants). Marking the
+    # original as variant A changes it, so it takes links:write.
+    variant_of = (request.args.get("variant_of") if request.method == "GET" else request.form.get("variant_of")) or ""
+    original = None
+    if variant_of:
+        if not permits(g.account, "links:write"):
+            raise Forbidden("making a variant changes the original link: your role may not change links", "variant_of")
+        original = service.get_link(db_session(), variant_of, campaign_scope())
     if request.method == "GET":
+        if original is not None:
+            return _builder({**service.variant_defaults(db_session(), original), "variant_of": original.code},
+                            original=original)
         kind = "online" if campaign_scope() is None else OFFLINE_KINDS[0]
         return _builder({"campaign": request.args.get("campaign", ""), "kind": kind})
     settings = _settings()
     values = {name: request.form.get(name, "").strip() for name in service.LINK_FIELDS}
+    if original is not None:
+        values["variant_of"] = original.code
     try:
         data: dict[str, Any] = dict(values, expires_at=_local_datetime(values["expires_at"], settings.tz))
-        link = service.create_link(db_session(), settings, data, force=request.form.get("force") == "1",
-                                   scope=campaign_scope())
+        data.pop("variant_of", None)
+        force = request.form.get("force") == "1"
+        if original is not None:
+            link = service.create_variant(db_session(), settings, original.code, data, force=force,
+                                          scope=campaign_scope())
+        else:
+            link = service.create_link(db_session(), settings, data, force=force, scope=campaign_scope())
     except Conflict as exc:
-        return _builder(values, exc, existing=exc.extra.get("existing")), exc.status
+        return _builder(values, exc, existing=exc.extra.get("existing"), original=original), exc.status
     except (ValidationError, Forbidden) as exc:
-        return _builder(values, exc), exc.status
+        return _builder(values, exc, original=original), exc.status
+    if original is not None:
+        flash(f"Variant {link.variant} of experiment {link.experiment} created"
+              + (" (the original link is variant A)." if original.variant == "A" else "."), "success")
+        return redirect(url_for("pages.link", code=link.code), 303)
     flash("Link created.", "success")
     return redirect(url_for("pages.link", code=link.code), 303)
 
@@ -266,7 +295,15 @@ def link(code: str) -> str:
     found = service.get_link(db, code, campaign_scope())
     item = links_out(db, _settings(), [found], history=True)[0]
     chart = daily_chart(daily_series(db, link_id=found.id, days=CHART_DAYS, today=_today()))
-    return render_template("pages/link.html", link=item, campaign=found.campaign, chart=chart)
+    experiment = found.experiment or (found.campaign.slug if found.campaign else found.utm_campaign)
+    next_variant = None
+    if permits(g.account, "links:write"):
+        try:
+            next_variant = service.next_variant(db, experiment)
+        except ValidationError:  # every letter taken: variants are then named in the builder by hand
+            next_variant = None
+    return render_template("pages/link.html", link=item, campaign=found.campaign, chart=chart,
+                           next_variant=next_variant)
 
 
 def _qr_image(code: str, svg: bool) -> Response:

@@ -115,3 +115,35 @@ def paths_command(**options: Any) -> None:
 def funnel_command(**options: Any) -> None:
     """Funnel stages, rates, drop-off, cycle time, costs and ROAS."""
     _run("funnel", service.funnel_report, options, FUNNEL_MODELS)
+
+
+@report_cli.command("experiments")
+@click.option("--experiment", help="The test: links with this experiment are its arms (one per variant).")
+@click.option("--campaign", help="A campaign's slug or id: its experiment, or its links differing only in utm_content.")
+@click.option("--control", help="The arm the others are compared with (default A, else the first alphabetically).")
+@click.option("--from", "from_", metavar="YYYY-MM-DD", help="First exposure day (report time zone).")
+@click.option("--to", metavar="YYYY-MM-DD", help="Last exposure day (inclusive); default today.")
+@click.option("--conversion-type", help="A funnel type, or all; default the first funnel stage.")
+@click.option("--lookback-days", help="Days after the first exposure in which a conversion counts (default 30).")
+@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True)
+@click.option("--output", "-o", "out", type=click.File("w"), default="-", help="File to write (default stdout).")
+def experiments_command(fmt: str, out: Any, **options: Any) -> None:
+    """An A/B test of link variants: rates, lift, p-value and verdict (CSV: the arm table)."""
+    from tracker.experiments.cli import run_experiments
+    run_experiments(options, fmt, out)
+
+
+@report_cli.command("cohorts")
+@click.option("--from", "from_", metavar="YYYY-MM", help="First cohort month (report time zone).")
+@click.option("--to", metavar="YYYY-MM", help="Last cohort month (inclusive); default the month of --as-of.")
+@click.option("--as-of", metavar="YYYY-MM-DD", help="The report's end (default today): months not ended are blank.")
+@click.option("--by", help="channel (acquisition channel, default) or self_reported.")
+@click.option("--months", help="Months since acquisition to show (1-120, default 12).")
+@click.option("--conversion-type", help="The funnel type that counts as a purchase (default: cohort_conversion_type).")
+@click.option("--channel", multiple=True, help="Only this channel (repeatable).")
+@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True)
+@click.option("--output", "-o", "out", type=click.File("w"), default="-", help="File to write (default stdout).")
+def cohorts_command(fmt: str, out: Any, **options: Any) -> None:
+    """Cohorts by first-purchase month and channel: retention, revenue per customer, LTV, churn."""
+    from tracker.cohorts.cli import run_cohorts
+    run_cohorts(options, fmt, out)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from tracker.config import Settings
 from tracker.db import begin_write, utcnow
 from tracker.errors import ValidationError
-from tracker.inputs import csv_records, nul_field, row_id, to_utc
+from tracker.inputs import csv_records, header_columns, nul_field, row_id, to_utc
 from tracker.links.models import Campaign
 from tracker.links.urls import normalise_tag, validate_tag
 from tracker.people.service import customer_hash, stitch
@@ -64,14 +64,7 @@ def decode_csv(raw: bytes) -> str:
 
 
 def _header(names: list[str]) -> list[str]:
-    columns = []
-    for name in names:
-        key = name.strip().lower().replace(" ", "_").replace("-", "_")
-        columns.append(ALIASES.get(key, key))
-    if len(columns) == 1:
-        for sep in (";", "\t", "|"):
-            if sep in names[0]:
-                raise ValidationError(f"the CSV must be comma-separated; its header is separated by {sep!r}", "file")
+    columns = header_columns(names, ALIASES)
     unknown = [c for c in columns if c not in COLUMNS]
     missing = [c for c in ("customer_key", "ts") if c not in columns]
     if missing or unknown:
