@@ -24,6 +24,7 @@ class Campaign(Base):
     start_date: Mapped[date | None] = mapped_column(sa.Date)
     end_date: Mapped[date | None] = mapped_column(sa.Date)
     fallback_url: Mapped[str | None] = mapped_column(sa.Text)
+    logo_asset_id: Mapped[int | None] = mapped_column(sa.ForeignKey("assets.id"))  # default logo of its QR codes
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     costs: Mapped[list[CampaignCost]] = relationship(
@@ -62,6 +63,7 @@ class Link(Base):
     # A/B: links with the same ``experiment`` are the arms of one test, named by ``variant`` ("A", "B").
     experiment: Mapped[str | None] = mapped_column(sa.String(100))
     variant: Mapped[str | None] = mapped_column(sa.String(40))
+    logo_asset_id: Mapped[int | None] = mapped_column(sa.ForeignKey("assets.id"))  # else the campaign's logo
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     disabled: Mapped[bool] = mapped_column(default=False)
     fingerprint: Mapped[str] = mapped_column(sa.String(64), index=True)

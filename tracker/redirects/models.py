@@ -44,6 +44,8 @@ class Click(Base):
     utm_campaign: Mapped[str | None] = mapped_column(sa.String(100))
     utm_term: Mapped[str | None] = mapped_column(sa.String(100))
     utm_content: Mapped[str | None] = mapped_column(sa.String(100))
+    country: Mapped[str | None] = mapped_column(sa.String(2))  # ISO 3166-1 alpha-2 at capture; NULL: unknown
+    city: Mapped[str | None] = mapped_column(sa.String(100))  # only with a City database (geoip_database)
 
 
 class OrphanVisit(Base):
@@ -82,3 +84,16 @@ class LinkVisitor(Base):
     link_id: Mapped[int] = mapped_column(sa.ForeignKey("links.id"), primary_key=True)
     via: Mapped[str] = mapped_column(sa.String(4), primary_key=True)
     visitor_id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+
+
+class LinkCountryStat(Base):
+    """Clicks and scans per link, day (report time zone), way and country (``"--"``: unknown), kept past retention."""
+
+    __tablename__ = "link_country_stats"
+
+    link_id: Mapped[int] = mapped_column(sa.ForeignKey("links.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    via: Mapped[str] = mapped_column(sa.String(4), primary_key=True)
+    country: Mapped[str] = mapped_column(sa.String(2), primary_key=True)
+    clicks: Mapped[int] = mapped_column(default=0)
+    bots: Mapped[int] = mapped_column(default=0)

@@ -42,6 +42,8 @@ class LandingVisit(Base):
     utm_campaign: Mapped[str | None] = mapped_column(sa.String(100))
     utm_term: Mapped[str | None] = mapped_column(sa.String(100))
     utm_content: Mapped[str | None] = mapped_column(sa.String(100))
+    country: Mapped[str | None] = mapped_column(sa.String(2))  # ISO 3166-1 alpha-2 at capture; NULL: unknown
+    city: Mapped[str | None] = mapped_column(sa.String(100))  # only with a City database (geoip_database)
     user_agent: Mapped[str | None] = mapped_column(sa.Text)
     is_bot: Mapped[bool] = mapped_column(default=False)
     ip_hash: Mapped[str | None] = mapped_column(sa.String(64))

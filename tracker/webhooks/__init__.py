@@ -1,0 +1,1 @@
+"""Webhooks: events pushed to other systems, signed as Standard Webhooks, queued durably and retried."""
