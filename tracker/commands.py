@@ -5,7 +5,6 @@ The application factory registers them (:func:`register_commands`); the ``tracke
 """
 from __future__ import annotations
 
-import csv
 import json
 import os
 import sys
@@ -19,6 +18,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 from tracker.cli_support import domain_errors, open_session
+from tracker.csvout import dict_writer
 
 
 def register_commands(app: Flask) -> None:
@@ -171,7 +171,7 @@ def export_clicks(from_: str, to: str, fmt: str, output: Path | None) -> None:
     out = target.open("w", newline="", encoding="utf-8") if target else sys.stdout
     count = 0
     try:
-        writer = csv.DictWriter(out, CLICK_COLUMNS) if fmt == "csv" else None
+        writer = dict_writer(out, CLICK_COLUMNS, lineterminator="\r\n") if fmt == "csv" else None
         if writer:
             writer.writeheader()
         with open_session() as session:
