@@ -397,6 +397,26 @@ def test_staff_create_offline_links_in_their_campaigns_only(client, role_key, tw
     assert client.get("/api/v1/links", headers=staff).json["total"] == 2
 
 
+def test_a_refusal_never_names_a_link_the_staff_member_cannot_see(client, role_key, two_campaigns):
+    # The same tags as Bergen Fair's link, posted into Bergen Fair by staff of Oslo Expo only: 403, as any
+    # other post there, never the 409 whose error.existing would hand out that link's code. The same for a
+    # slug taken there, and for an online link (staff may only make offline ones) duplicating one.
+    staff = bearer(role_key("staff", ["oslo-expo"]))
+    theirs = two_campaigns["bergen-fair"]["link"]
+    same = {"destination": "https://example.com/", "campaign": "bergen-fair", "utm_source": "expo",
+            "utm_medium": "poster", "kind": "print", "label": "Bergen Fair"}
+    taken = {**same, "label": "another", "slug": theirs["code"]}
+    online = {**same, "kind": "online"}
+    for body, field in ((same, "campaign"), (taken, "campaign"), (online, "kind")):
+        resp = client.post("/api/v1/links", json=body, headers=staff)
+        assert resp.status_code == 403, (body, resp.json)
+        assert resp.json["error"]["field"] == field and theirs["code"] not in resp.get_data(as_text=True)
+    # Within their own campaign the duplicate is still found (and named: they may see it).
+    mine = two_campaigns["oslo-expo"]["link"]
+    resp = client.post("/api/v1/links", headers=staff, json={**same, "campaign": "oslo-expo", "label": "Oslo Expo"})
+    assert resp.status_code == 409 and resp.json["error"]["existing"] == mine["code"]
+
+
 def test_staff_pages_show_only_their_campaigns(page_client, two_campaigns):
     staff = page_client("staff", ["oslo-expo"])
     index = staff.get("/").text

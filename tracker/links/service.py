@@ -338,10 +338,20 @@ def _apply_link(session: Session, settings: Settings, link: Link, data: Mapping[
     link.fingerprint = fingerprint(link)
 
 
-def _new_link(session: Session, settings: Settings, data: Mapping[str, Any], force: bool) -> Link:
-    """Build, validate and add (not commit) a new link; raise Conflict for a duplicate."""
+def _new_link(session: Session, settings: Settings, data: Mapping[str, Any], force: bool,
+              scope: Scope = None) -> Link:
+    """Build, validate and add (not commit) a new link; raise Conflict for a duplicate.
+
+    A caller limited to campaigns (``scope``) may only create links of an offline kind in one of them
+    (else Forbidden). That is checked before looking for a duplicate or a taken slug, so a refusal never
+    names a link the caller may not see.
+    """
     link = Link(extra_params={}, disabled=False)
     _apply_link(session, settings, link, data, creating=True)
+    if scope is not None:
+        if link.kind not in OFFLINE_KINDS:
+            raise Forbidden(f"you may only create offline links (kind one of {', '.join(OFFLINE_KINDS)})", "kind")
+        _check_scope(scope, link.campaign.id if link.campaign is not None else None, "the link")
     slug = data.get("slug")
     if slug not in (None, ""):
         link.code = _slug(slug, "slug")
@@ -385,12 +395,7 @@ def create_link(session: Session, settings: Settings, data: Mapping[str, Any], f
         The same destination, tags, kind and label exist already and ``force`` is false.
     """
     try:
-        link = _new_link(session, settings, data, force)
-        if scope is not None:
-            if link.kind not in OFFLINE_KINDS:
-                raise Forbidden(f"you may only create offline links (kind one of {', '.join(OFFLINE_KINDS)})",
-                                "kind")
-            _check_scope(scope, link.campaign_id, "the link")
+        link = _new_link(session, settings, data, force, scope)
     except Exception:
         session.rollback()
         raise
@@ -460,12 +465,7 @@ def create_variant(session: Session, settings: Settings, original_code: str, dat
             original.experiment = _slug(data["experiment"], "experiment")
             original.variant = "A"
             original.fingerprint = fingerprint(original)
-        link = _new_link(session, settings, data, force)
-        if scope is not None:
-            if link.kind not in OFFLINE_KINDS:
-                raise Forbidden(f"you may only create offline links (kind one of {', '.join(OFFLINE_KINDS)})",
-                                "kind")
-            _check_scope(scope, link.campaign_id, "the link")
+        link = _new_link(session, settings, data, force, scope)
     except Exception:
         session.rollback()
         raise
