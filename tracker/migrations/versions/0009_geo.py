@@ -46,6 +46,10 @@ def downgrade() -> None:
     """Downgrade schema."""
     op.drop_table('link_country_stats')
     for table in ('landing_visits', 'clicks'):
-        with op.batch_alter_table(table) as batch:
-            batch.drop_column('city')
-            batch.drop_column('country')
+        for column in ('city', 'country'):
+            if op.get_bind().dialect.name == 'sqlite':
+                # SQLite's own DROP COLUMN (3.35+): batch mode would copy the table, reflecting every table
+                # its foreign keys reach.
+                op.execute(f'ALTER TABLE {table} DROP COLUMN {column}')
+            else:
+                op.drop_column(table, column)

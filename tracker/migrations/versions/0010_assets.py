@@ -22,6 +22,8 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     """Upgrade schema."""
+    if sa.inspect(op.get_bind()).has_table('assets'):
+        return  # SQLite, downgraded before: the table and the columns stayed (see downgrade)
     op.create_table(
         'assets',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -36,15 +38,30 @@ def upgrade() -> None:
         sa.UniqueConstraint('sha256', name=op.f('uq_assets_sha256')),
     )
     for table in ('links', 'campaigns'):
-        with op.batch_alter_table(table) as batch:
-            batch.add_column(sa.Column('logo_asset_id', sa.Integer(), nullable=True))
-            batch.create_foreign_key(op.f(f'fk_{table}_logo_asset_id_assets'), 'assets', ['logo_asset_id'], ['id'])
+        name = op.f(f'fk_{table}_logo_asset_id_assets')
+        if op.get_bind().dialect.name == 'sqlite':
+            # A plain ADD COLUMN with its named REFERENCES clause (allowed for a nullable column): batch mode
+            # would copy the table and drop the old one, which the rows referencing links forbid.
+            op.execute(f'ALTER TABLE {table} ADD COLUMN logo_asset_id INTEGER CONSTRAINT {name} '
+                       'REFERENCES assets (id)')
+        else:
+            op.add_column(table, sa.Column('logo_asset_id', sa.Integer(), sa.ForeignKey('assets.id', name=name),
+                                           nullable=True))
 
 
 def downgrade() -> None:
-    """Downgrade schema."""
+    """Downgrade schema.
+
+    SQLite cannot drop a column that a foreign key uses, and copying ``links`` would break the rows that
+    reference it: there the logos are unset and the table and columns stay (older code ignores them), so
+    upgrading again finds them.
+    """
+    if op.get_bind().dialect.name == 'sqlite':
+        for table in ('campaigns', 'links'):
+            op.execute(f'UPDATE {table} SET logo_asset_id = NULL')
+        op.execute('DELETE FROM assets')
+        return
     for table in ('campaigns', 'links'):
-        with op.batch_alter_table(table) as batch:
-            batch.drop_constraint(op.f(f'fk_{table}_logo_asset_id_assets'), type_='foreignkey')
-            batch.drop_column('logo_asset_id')
+        op.drop_constraint(op.f(f'fk_{table}_logo_asset_id_assets'), table, type_='foreignkey')
+        op.drop_column(table, 'logo_asset_id')
     op.drop_table('assets')
