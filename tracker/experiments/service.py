@@ -211,33 +211,34 @@ def _counts(session: Session, arms: ArmSet, params: ExperimentParams) -> tuple[p
                                           .group_by(clicks.c.link_id)):
         exposures[link_arm[link_id]] += int(count)
 
+    # One pass per person: the first exposure (a tie at the same instant: the arm first in name order) and how
+    # many arms they saw, by a window over the arms' clicks; then their conversions within the lookback.
+    # (Reading the people's clicks once: a self-join per question made three scans of them.)
     people_scope = [*scope, clicks.c.person_id.is_not(None)]
-    firsts = (sa.select(clicks.c.person_id, sa.func.min(clicks.c.ts).label("first_ts")).where(*people_scope)
-              .group_by(clicks.c.person_id).subquery("firsts"))
-    # The arm of the first exposure (a tie at the same instant: the arm first in name order).
-    assigned = (sa.select(firsts.c.person_id, firsts.c.first_ts, sa.func.min(rank).label("arm"))
-                .select_from(clicks.join(firsts, sa.and_(clicks.c.person_id == firsts.c.person_id,
-                                                         clicks.c.ts == firsts.c.first_ts)))
-                .where(*people_scope).group_by(firsts.c.person_id, firsts.c.first_ts).subquery("assigned"))
-    people = [0] * n
-    for arm, count in session.execute(sa.select(assigned.c.arm, sa.func.count()).group_by(assigned.c.arm)):
-        people[int(arm)] = int(count)
-
+    order = sa.func.row_number().over(partition_by=clicks.c.person_id, order_by=(clicks.c.ts, rank))
+    ranked = (sa.select(clicks.c.person_id, clicks.c.ts.label("first_ts"), rank.label("arm"), order.label("rn"),
+                        sa.func.min(rank).over(partition_by=clicks.c.person_id).label("low"),
+                        sa.func.max(rank).over(partition_by=clicks.c.person_id).label("high"))
+              .where(*people_scope).subquery("ranked"))
+    assigned = (sa.select(ranked.c.person_id, ranked.c.first_ts, ranked.c.arm,
+                          (ranked.c.low != ranked.c.high).label("several"))
+                .where(ranked.c.rn == 1).subquery("assigned"))
     conv = Conversion.__table__
     join = [conv.c.person_id == assigned.c.person_id, conv.c.ts >= assigned.c.first_ts,
             conv.c.ts <= _plus_days(session, assigned.c.first_ts, params.lookback_days)]
     if params.conversion_type is not None:
         join.append(conv.c.type == params.conversion_type)
-    converters, conversions, value = [0] * n, [0] * n, [0.0] * n
-    stmt = (sa.select(assigned.c.arm, sa.func.count(sa.distinct(conv.c.person_id)), sa.func.count(conv.c.id),
+    people, converters, conversions, value = [0] * n, [0] * n, [0] * n, [0.0] * n
+    crossovers = 0
+    stmt = (sa.select(assigned.c.arm, sa.func.count(sa.distinct(assigned.c.person_id)),
+                      sa.func.count(sa.distinct(sa.case((assigned.c.several, assigned.c.person_id)))),
+                      sa.func.count(sa.distinct(conv.c.person_id)), sa.func.count(conv.c.id),
                       sa.func.coalesce(sa.func.sum(conv.c.value), 0))
-            .select_from(assigned.join(conv, sa.and_(*join))).group_by(assigned.c.arm))
-    for arm, k, c, v in session.execute(stmt):
-        converters[int(arm)], conversions[int(arm)], value[int(arm)] = int(k), int(c), float(v)
-
-    several = (sa.select(clicks.c.person_id).where(*people_scope).group_by(clicks.c.person_id)
-               .having(sa.func.count(sa.distinct(rank)) > 1).subquery())
-    crossovers = int(session.scalar(sa.select(sa.func.count()).select_from(several)) or 0)
+            .select_from(assigned.outerjoin(conv, sa.and_(*join))).group_by(assigned.c.arm))
+    for arm, p, several, k, c, v in session.execute(stmt):
+        i = int(arm)
+        people[i], converters[i], conversions[i], value[i] = int(p), int(k), int(c), float(v)
+        crossovers += int(several)
     frame = pd.DataFrame({"arm": list(arms.arms), "links": [" ".join(code for _, code in links)
                                                              for links in arms.arms.values()],
                           "exposures": exposures, "people": people, "converters": converters,
