@@ -624,7 +624,9 @@ def bench_extra_reports(args: argparse.Namespace, db_url: str, window: tuple[str
     out: dict[str, Any] = {"marked": marked, "runs": runs, "rss_peak_mb": max(r["rss_peak_mb"] for r in runs)}
     for name in ("experiments", "cohorts"):
         times = [t for r in runs for t in r[name]["times_s"]]
-        out[name] = {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times)}
+        cpu = [t for r in runs for t in r[name]["cpu_s"]]
+        out[name] = {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times),
+                     "cpu_s": statistics.median(cpu)}
     out["arms"] = runs[0]["experiments"]["arms"]
     out["verdict"] = runs[0]["experiments"]["verdict"]
     out["cohort_counts"] = runs[0]["cohorts"]["counts"]
@@ -639,9 +641,10 @@ def render_extra_reports(extra: dict[str, Any], window: tuple[str, str]) -> list
              f"every report after a warm-up, fresh processes; peak RSS {extra['rss_peak_mb']:.0f} MB)"]
     e, k = extra["experiments"], extra["cohorts"]
     lines.append(f"  experiments (experiment={BENCH_EXPERIMENT}; {arms}): {e['median_s']:.2f} s "
-                 f"({e['min_s']:.2f}-{e['max_s']:.2f})")
+                 f"({e['min_s']:.2f}-{e['max_s']:.2f}; cpu {e['cpu_s']:.2f} s)")
     lines.append(f"  cohorts (months {window[0][:7]}..{window[1][:7]}: {c['customers']:,} customers, {c['cohorts']} "
-                 f"cohort months, {c['channels']} channels): {k['median_s']:.2f} s ({k['min_s']:.2f}-{k['max_s']:.2f})")
+                 f"cohort months, {c['channels']} channels): {k['median_s']:.2f} s ({k['min_s']:.2f}-{k['max_s']:.2f}; "
+                 f"cpu {k['cpu_s']:.2f} s)")
     return lines
 
 

@@ -704,12 +704,14 @@ def measure_extra_reports(db_url: str, first: str, last: str, instance: str, rep
         for name, (build, params) in reports.items():
             with db.Session() as session:  # warm-up: statement compilation and imports are not timed
                 build(session, settings, params)
-            times = []
+            times, cpu = [], []
             for _ in range(repeat):
                 with db.Session() as session:
+                    started = time.process_time()
                     seconds, report = timed(lambda: build(session, settings, params))  # noqa: B023
+                    cpu.append(time.process_time() - started)
                 times.append(seconds)
-            out[name] = {"times_s": times, "median_s": statistics.median(times)}
+            out[name] = {"times_s": times, "median_s": statistics.median(times), "cpu_s": cpu}
             if name == "experiments":
                 out[name]["arms"] = report["arms"]
                 out[name]["verdict"] = report.get("verdict")
