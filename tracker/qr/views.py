@@ -10,7 +10,8 @@ from tracker.auth.access import campaign_scope, requires
 from tracker.db import db_session
 from tracker.links.service import get_campaign, get_link
 from tracker.qr import sheets
-from tracker.qr.service import QrOptions, qr_png, qr_svg
+from tracker.qr.branding import NO_LOGO, link_image
+from tracker.qr.service import MAX_CAPTION, MIN_CONTRAST
 
 bp = APIBlueprint("api_qr", __name__, url_prefix="/api/v1", tag="QR codes")
 
@@ -20,21 +21,31 @@ class QrQuery(Schema):
                    metadata={"description": "Width in pixels (PNG) or user units (SVG), 64-4000"})
     border = Integer(validate=Range(0, 20), metadata={"description": "Quiet zone in modules, 0-20 (4 is the standard)"})
     error = String(validate=Length(1, 1), metadata={"description": "Error correction: L, M, Q or H"})
-    fill = String(validate=Length(1, 9), metadata={"description": "Hex colour of the modules"})
+    fill = String(validate=Length(1, 9), metadata={
+        "description": f"Hex colour of the modules: darker than `back`, contrast ratio at least {MIN_CONTRAST}:1"})
     back = String(validate=Length(1, 9), metadata={"description": "Hex colour of the background"})
+    logo = String(validate=Length(1, 12), metadata={
+        "description": f"Asset id of a logo for the middle (POST /api/v1/assets), or `{NO_LOGO}`; default: the "
+                       "link's logo, else its campaign's. With a logo, error correction is H."})
+    caption = String(validate=Length(0, MAX_CAPTION), metadata={
+        "description": "A call to action printed under the code, e.g. `Skann meg`"})
 
 
 class SheetQuery(Schema):
     paper = String(load_default="a4", validate=OneOf(["a4", "letter"]))
     all = Boolean(load_default=False, metadata={"description": "Include online links, not only offline"})
+    logo = String(validate=Length(1, 12), metadata={
+        "description": f"Asset id of a logo for every code, or `{NO_LOGO}`; default: each link's, else the "
+                       "campaign's"})
+    caption = String(validate=Length(0, MAX_CAPTION), metadata={
+        "description": "A call to action printed under every code"})
 
 
 def _image(code: str, query: dict[str, object], svg: bool) -> Response:
     settings = current_app.config["SETTINGS"]
     link = get_link(db_session(), code, campaign_scope())
-    opts = QrOptions.parse(**query)
     url = f"{settings.public_base_url}/q/{link.code}"
-    body = qr_svg(url, opts) if svg else qr_png(url, opts)
+    body = link_image(db_session(), link, url, query, svg)
     resp = Response(body, mimetype="image/svg+xml" if svg else "image/png")
     resp.headers["Content-Disposition"] = f'inline; filename="{link.code}.{"svg" if svg else "png"}"'
     return resp
@@ -67,7 +78,8 @@ def campaign_sheet(campaign_id: str, query: dict[str, object]) -> Response:
     settings = current_app.config["SETTINGS"]
     get_campaign(db_session(), campaign_id, campaign_scope())  # 404 or 403 before any work
     filename, pdf = sheets.campaign_sheet(db_session(), settings, campaign_id, paper=str(query["paper"]),
-                                          include_online=bool(query["all"]))
+                                          include_online=bool(query["all"]), logo=query.get("logo"),
+                                          caption=query.get("caption"))
     resp = Response(pdf, mimetype="application/pdf")
     resp.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return resp
