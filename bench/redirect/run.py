@@ -410,7 +410,58 @@ def bench_backend(args: argparse.Namespace, wrk: str, script: Path, backend: str
         tracked = measure(args, wrk, script, tmp, server, backend, env, db_url, link)
         tracked.ratio = tracked.rps / bare.rps if bare.rps else None
         runs += [bare, tracked]
+        if args.webhook:
+            runs.append(measure_with_webhook(args, wrk, script, tmp, server, backend, env, db_url, campaign, tracked))
     return runs
+
+
+@contextmanager
+def webhook_receiver() -> Iterator[tuple[str, list[int]]]:
+    """A webhook receiver on 127.0.0.1 (a thread of this process) answering 204; yields its URL and a count."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received = [0]
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            received[0] += 1
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer((HOST, 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://{HOST}:{server.server_address[1]}/hook", received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def measure_with_webhook(args: argparse.Namespace, wrk: str, script: Path, tmp: Path, server: str, backend: str,
+                         env: dict[str, str], db_url: str, campaign: str, without: Run) -> Run:
+    """The tracker again with a webhook on every click (to a local receiver); ratio: req/s over ``without``."""
+    hook_env = {**env, "TRACKER_WEBHOOK_ALLOW_PRIVATE_ADDRESSES": "true"}
+    with webhook_receiver() as (url, received):
+        hook_id = tracker_cli(hook_env, "webhooks", "add", url, "--event", "click.recorded").split()[1]
+        link = json.loads(tracker_cli(
+            hook_env, "links", "create", "--destination", "https://example.com/landing?ref=bench",
+            "--campaign", campaign, "--source", "newsletter", "--medium", "email",
+            "--label", f"bench {server} webhook", "--json"))
+        run = measure(args, wrk, script, tmp, server, backend, hook_env, db_url, link)
+        run.app = "webhook"
+        run.ratio = run.rps / without.rps if without.rps else None
+        queue = tracker_cli(hook_env, "webhooks", "list").strip().split("\t")[-1]  # left when the workers stopped
+        tracker_cli(hook_env, "webhooks", "delete", hook_id)
+        print(f"    with a webhook on every click: {run.rps:.0f} req/s, {_fmt(run.ratio, '.2f')} of the run "
+              f"without; the receiver got {received[0]} deliveries during the run for {run.rows} clicks "
+              f"(queue then: {queue})", flush=True)
+    return run
 
 
 # ---- report --------------------------------------------------------------------------------------
@@ -489,6 +540,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--pg-url", default=env.get("BENCH_POSTGRES_URL", DEFAULT_PG))
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "redirect.json")
     p.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, SQLite file)")
+    p.add_argument("--webhook", action="store_true", default=env.get("BENCH_WEBHOOK", "1") == "1",
+                   help="also measure the tracker with a webhook on every click (a receiver on 127.0.0.1); "
+                        "its ratio is req/s over the same server's run without")
     args = p.parse_args(argv)
     args.servers = [s.strip() for s in args.servers.split(",") if s.strip()]
     args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
