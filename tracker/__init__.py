@@ -61,6 +61,8 @@ def create_app(config: Mapping[str, Any] | None = None, settings: Settings | Non
     app.config.update(flask_options)
     Database(make_engine(settings.database_url, wait_seconds=settings.db_wait_seconds)).init_app(app)
     _init_redirects(app, settings)
+    from tracker.webhooks.sender import init_app as init_webhooks
+    init_webhooks(app)  # sessions carry the webhook endpoint cache; a background sender per process
     if settings.trusted_proxy_count:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_count,  # type: ignore[method-assign]
                                 x_proto=settings.trusted_proxy_count)
@@ -81,6 +83,7 @@ def _init_redirects(app: APIFlask, settings: Settings) -> None:
     from tracker.redirects.capture import write_batch
     from tracker.redirects.handler import Redirector
     from tracker.redirects.spool import Spool
+    from tracker.webhooks.sender import ensure_sender
 
     db = get_db(app)
     retention = RetentionScheduler(db.Session, settings, settings.spool_path / "retention.lock")
@@ -88,6 +91,7 @@ def _init_redirects(app: APIFlask, settings: Settings) -> None:
     def writer(records: list[dict[str, Any]]) -> int:
         if app.config["SPOOL_BACKGROUND"] and threading.current_thread() is not threading.main_thread():
             retention.ensure()  # from a drain thread: the daily purge of raw clicks (click_retention_days)
+            ensure_sender(app)  # webhook deliveries (click.recorded ones are written by this drain)
         with db.Session() as session:
             return write_batch(session, records, settings.tz)
 
@@ -102,6 +106,8 @@ def _init_redirects(app: APIFlask, settings: Settings) -> None:
     from tracker.conversions.spool import init_app as init_conversion_queue
     app.extensions["tracker.redirects"]["conversions"] = init_conversion_queue(
         app, db.Session, app.extensions["tracker.redirects"]["ip_secret"])
+    from tracker.geo import init_app as init_geo
+    init_geo(app, settings)  # country (and city) of each click, from geoip_database (tracker/geo)
     # /r/<code> and /q/<code> are answered in front of Flask (see tracker/redirects/handler.py).
     app.wsgi_app = Redirector(app, app.wsgi_app)  # type: ignore[method-assign]
 
@@ -123,7 +129,7 @@ def _register_errors(app: APIFlask) -> None:
         message = error.message
         detail = error.detail or {}
         if isinstance(detail, dict):
-            for location in ("json", "query", "form", "files", "headers", "path"):
+            for location in ("json", "query", "form", "files", "form_and_files", "headers", "path"):
                 problems = detail.get(location)
                 if isinstance(problems, dict) and problems:
                     field, messages = next(iter(problems.items()))
@@ -172,6 +178,14 @@ def _register_blueprints(app: APIFlask) -> None:
     from tracker.cohorts.views import bp as cohorts_bp
     app.register_blueprint(cohorts_bp)  # cohorts and lifetime value: API
     app.register_blueprint(cohorts_pages_bp)  # /reports/cohorts
+    from tracker.webhooks.pages import bp as webhooks_pages_bp
+    from tracker.webhooks.views import bp as webhooks_bp
+    app.register_blueprint(webhooks_bp)  # webhook endpoints and deliveries: API
+    app.register_blueprint(webhooks_pages_bp)  # /webhooks
+    from tracker.assets.pages import bp as assets_pages_bp
+    from tracker.assets.views import bp as assets_bp
+    app.register_blueprint(assets_bp)  # logos for branded QR codes: API
+    app.register_blueprint(assets_pages_bp)  # a campaign's default logo, logos for signed-in pages
     app.register_blueprint(pages_bp)
     from tracker.apidocs import bp as apidocs_bp
     app.register_blueprint(apidocs_bp)

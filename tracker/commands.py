@@ -34,6 +34,10 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(retention_cli)
     from tracker.mentions.cli import mentions_cli
     app.cli.add_command(mentions_cli)
+    from tracker.webhooks.cli import webhooks_cli
+    app.cli.add_command(webhooks_cli)
+    from tracker.geo.cli import geo_cli
+    app.cli.add_command(geo_cli)  # tracker geo info / lookup
 
 
 # ---- db ---------------------------------------------------------------------------------------
@@ -139,7 +143,7 @@ export_cli = AppGroup("export", help="Exports.")
 
 CLICK_COLUMNS = ("tid", "ts", "link_code", "via", "outcome", "visitor_id", "referrer_host", "user_agent",
                  "ip_hash", "browser", "os", "device_type", "is_bot", "utm_source", "utm_medium",
-                 "utm_campaign", "utm_term", "utm_content")
+                 "utm_campaign", "utm_term", "utm_content", "country", "city")  # country/city: tracker/geo
 
 
 def _day(value: str, name: str) -> date:

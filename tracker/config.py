@@ -116,6 +116,9 @@ class Settings:
     ip_hash_rotation: str = "daily"  # "daily": the IP hash key changes at 00:00 UTC; "never": one key
     cookieless: bool = False  # no visitor cookie on redirects, nothing stored in the browser by /t.js
     click_retention_days: int = 0  # raw clicks and visits older than this are purged (0: keep forever)
+    geoip_database: str = ""  # "": bundled country table; a .mmdb path (country and city); "off" (tracker/geo)
+    # Webhooks (tracker/webhooks, docs/guides/webhooks.md): true allows http targets and loopback/private addresses.
+    webhook_allow_private_addresses: bool = False
     instance_path: str = "instance"
     taxonomy: Taxonomy = field(default=None)  # type: ignore[assignment]
     # The answer book of answers_file (tracker.selfreports.answers.AnswerBook), loaded by the self-reports
@@ -206,6 +209,23 @@ def _instance_secrets(instance_path: str) -> dict[str, str]:
     return values
 
 
+def _check_geoip_database(value: str, instance_path: str) -> None:
+    """A ``geoip_database`` file must exist and be readable (tracker/geo opens it and checks its format)."""
+    value = value.strip()
+    if not value or value == "off":
+        return
+    path = Path(value).expanduser()
+    path = path if path.is_absolute() else Path(instance_path) / path
+    if not path.is_file():
+        raise ConfigError(f"geoip_database {str(path)!r} does not exist: give the path of a GeoLite2 or DB-IP "
+                          "Country or City .mmdb file, or leave it empty for the bundled country table")
+    try:
+        with path.open("rb") as fh:
+            fh.read(1)
+    except OSError as exc:
+        raise ConfigError(f"geoip_database {str(path)!r} cannot be read: {exc.strerror}") from None
+
+
 def load_settings(
     overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
@@ -268,6 +288,7 @@ def load_settings(
         raise ConfigError("churn_days must be from 1 to 3660")
     if values.get("click_retention_days", 0) < 0:
         raise ConfigError("click_retention_days must be 0 (keep for ever) or a number of days")
+    _check_geoip_database(values.get("geoip_database", ""), instance_path)
 
     taxonomy_path = config_dir / values.get("channels_file", defaults["channels_file"])
     try:

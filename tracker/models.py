@@ -12,5 +12,6 @@ from tracker.touchpoints.models import LandingVisit, OfflineTouch
 from tracker.webhooks.models import Webhook, WebhookDelivery
 
 __all__ = ["AnswerRule", "ApiKey", "Asset", "Campaign", "CampaignCost", "Click", "Conversion", "ErasedId", "Identity",
-           "LandingVisit", "Link", "LinkCountryStat", "LinkDailyStat", "LinkDestinationChange", "LinkVisitor", "Mention",
-           "OfflineTouch", "OrphanVisit", "PageSession", "RetentionMark", "SelfReport", "Webhook", "WebhookDelivery"]
+           "LandingVisit", "Link", "LinkCountryStat", "LinkDailyStat", "LinkDestinationChange", "LinkVisitor",
+           "Mention", "OfflineTouch", "OrphanVisit", "PageSession", "RetentionMark", "SelfReport", "Webhook",
+           "WebhookDelivery"]

@@ -59,6 +59,11 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/api/v1/links/bulk"): CAMPAIGN_WRITERS,
     ("GET", "/api/v1/links/<code>/qr.png"): CAMPAIGN_READERS,
     ("GET", "/api/v1/links/<code>/qr.svg"): CAMPAIGN_READERS,
+    # logos for branded QR codes: upload (admins, marketers), read (whoever reads QR codes)
+    ("POST", "/api/v1/assets"): CAMPAIGN_WRITERS,
+    ("GET", "/api/v1/assets"): CAMPAIGN_READERS,
+    ("GET", "/api/v1/assets/<int:asset_id>"): CAMPAIGN_READERS,
+    ("GET", "/api/v1/assets/<int:asset_id>.png"): CAMPAIGN_READERS,
     # server-side data in
     ("POST", "/api/v1/conversions"): INGEST,
     ("POST", "/api/v1/identify"): INGEST,
@@ -67,6 +72,15 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/api/v1/mentions"): MENTION_WRITERS,
     ("POST", "/api/v1/mentions/import"): MENTION_WRITERS,
     ("DELETE", "/api/v1/mentions/<int:mention_id>"): MENTION_WRITERS,
+    # webhooks (admins and marketers)
+    ("POST", "/api/v1/webhooks"): CAMPAIGN_WRITERS,
+    ("GET", "/api/v1/webhooks"): CAMPAIGN_WRITERS,
+    ("GET", "/api/v1/webhooks/<int:webhook_id>"): CAMPAIGN_WRITERS,
+    ("PATCH", "/api/v1/webhooks/<int:webhook_id>"): CAMPAIGN_WRITERS,
+    ("DELETE", "/api/v1/webhooks/<int:webhook_id>"): CAMPAIGN_WRITERS,
+    ("POST", "/api/v1/webhooks/<int:webhook_id>/rotate-secret"): CAMPAIGN_WRITERS,
+    ("GET", "/api/v1/webhooks/<int:webhook_id>/deliveries"): CAMPAIGN_WRITERS,
+    ("POST", "/api/v1/webhook-deliveries/<int:delivery_id>/resend"): CAMPAIGN_WRITERS,
     # reading, reports
     ("GET", "/api/v1/conversions"): ANALYSTS,
     ("GET", "/api/v1/people/<person_id>/journey"): ANALYSTS,
@@ -111,6 +125,8 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/links/<code>"): CAMPAIGN_READERS,
     ("GET", "/links/<code>/qr.svg"): CAMPAIGN_READERS,
     ("GET", "/links/<code>/qr.png"): CAMPAIGN_READERS,
+    ("GET", "/assets/<int:asset_id>.png"): CAMPAIGN_READERS,
+    ("POST", "/campaigns/<campaign_id>/logo"): CAMPAIGN_WRITERS,
     ("GET", "/people"): ANALYSTS,
     ("GET", "/people/<person_id>"): ANALYSTS,
     ("GET", "/answers"): ANALYSTS,
@@ -131,6 +147,10 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/reports/mentions/chart.<any(svg, png):fmt>"): ANALYSTS,
     ("GET", "/mentions/import"): MENTION_WRITERS,
     ("POST", "/mentions/import"): MENTION_WRITERS,
+    ("GET", "/webhooks"): CAMPAIGN_WRITERS,
+    ("POST", "/webhooks"): CAMPAIGN_WRITERS,
+    ("GET", "/webhooks/<int:webhook_id>"): CAMPAIGN_WRITERS,
+    ("POST", "/webhooks/deliveries/<int:delivery_id>/resend"): CAMPAIGN_WRITERS,
 }
 
 
@@ -155,7 +175,8 @@ def world(app: Any, client: Any, api_key: str) -> dict[str, Any]:
     with get_db(app).Session() as s:
         other = make_account(s, "marketer")
         values = {"campaign_id": str(campaign["id"]), "code": link["code"], "person_id": "p" + "x" * 21,
-                  "rule_id": "999999", "mention_id": "999999", "key_ref": "nokey", "account_id": str(other.id),
+                  "rule_id": "999999", "mention_id": "999999", "asset_id": "999999",
+                  "webhook_id": "999999", "delivery_id": "999999", "key_ref": "nokey", "account_id": str(other.id),
                   "campaign": campaign["slug"], "filename": "app.css", "name": "attribution",
                   "table": "credits", "chart": "credits", "fmt": "svg"}
     return {"campaign": campaign, "values": values}

@@ -42,12 +42,15 @@ PERMISSIONS: Mapping[str, frozenset[str]] = {
     "links:create": frozenset({"admin", "marketer", "staff"}),  # staff: offline kinds, own campaigns
     "links:write": frozenset({"admin", "marketer"}),  # change links, bulk CSV
     "qr:read": frozenset({"admin", "marketer", "staff", "analyst"}),
+    "assets:read": frozenset({"admin", "marketer", "staff", "analyst"}),  # logos of branded QR codes
+    "assets:write": frozenset({"admin", "marketer"}),  # upload logos
     # server-side data in
     "conversions:write": frozenset({"admin", "ingest"}),
     "identify": frozenset({"admin", "ingest"}),
     "imports": frozenset({"admin", "ingest"}),
     "selfreports:write": frozenset({"admin", "ingest"}),
     "mentions:write": frozenset({"admin", "ingest", "marketer"}),  # brand mentions (social listening, press)
+    "webhooks:manage": frozenset({"admin", "marketer"}),  # webhook endpoints, their secrets and deliveries
     # reading what was collected, reports and exports
     "conversions:read": frozenset({"admin", "analyst"}),
     "people:read": frozenset({"admin", "analyst"}),

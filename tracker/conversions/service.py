@@ -25,6 +25,7 @@ from tracker.errors import Conflict, ValidationError
 from tracker.inputs import to_utc
 from tracker.people.service import resolve_ids, stitch
 from tracker.selfreports.models import SelfReport
+from tracker.webhooks.events import record_conversions
 
 __all__ = ["CONVERSION_FIELDS", "MAX_BATCH", "BatchResult", "parse_conversions", "parse_timestamp",
            "create_conversions", "list_conversions"]
@@ -207,6 +208,7 @@ def _create(session: Session, settings: Settings, secret: bytes, items: Sequence
         savepoint.commit()
         result.outcomes.append(Outcome(index, conversion, status))
     if result.committed:
+        record_conversions(session, [o.conversion for o in result.outcomes if o.status == "created"])  # webhooks
         session.commit()
     else:
         session.rollback()

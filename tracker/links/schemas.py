@@ -17,6 +17,8 @@ class CampaignIn(Schema):
     end_date = Date(allow_none=True)
     fallback_url = String(allow_none=True, validate=Length(0, 2048),
                           metadata={"description": "Where expired or disabled links of the campaign go."})
+    logo = Integer(allow_none=True, validate=Range(1, 2**31 - 1), metadata={
+        "description": "Asset id (POST /api/v1/assets) of the default logo of the campaign's QR codes; null: none"})
 
 
 class CampaignPatch(CampaignIn):
@@ -50,6 +52,7 @@ class CampaignOut(Schema):
     start_date = Date(allow_none=True)
     end_date = Date(allow_none=True)
     fallback_url = String(allow_none=True)
+    logo = Integer(allow_none=True, metadata={"description": "Asset id of the default logo of its QR codes"})
     created_at = AwareDateTime()
     costs = List(Nested(CampaignCostOut))
     link_count = Integer()
@@ -69,6 +72,9 @@ _EXPERIMENT = {"allow_none": True, "validate": Length(0, 100),
 _VARIANT = {"allow_none": True, "validate": Length(0, 40),
             "metadata": {"description": "The arm's name, e.g. A or B (letters, digits, '-', '_', '.'); needs "
                                         "`experiment`"}}
+_LOGO = {"allow_none": True, "validate": Range(1, 2**31 - 1),
+         "metadata": {"description": "Asset id (POST /api/v1/assets) of the logo in the link's QR codes; null: the "
+                                     "campaign's logo"}}
 _CAMPAIGN_REF = {"allow_none": True, "validate": Length(0, 100), "metadata": {"description": "Campaign id or slug"}}
 # At most MAX_EXTRA_PARAMS parameters: names 1-100, values 0-500 characters (tracker.links.service).
 _EXTRA_PARAMS = {"keys": String(validate=Length(1, 100)), "values": String(validate=Length(0, 500)),
@@ -91,6 +97,7 @@ class LinkIn(Schema):
     expires_at = AwareDateTime(allow_none=True)
     experiment = String(**_EXPERIMENT)
     variant = String(**_VARIANT)
+    logo = Integer(**_LOGO)
 
 
 class LinkPatch(Schema):
@@ -108,6 +115,7 @@ class LinkPatch(Schema):
     disabled = Boolean()
     experiment = String(**_EXPERIMENT)
     variant = String(**_VARIANT)
+    logo = Integer(**_LOGO)
 
 
 class ForceQuery(Schema):
@@ -130,12 +138,22 @@ class LinkFilter(Schema):
     per_page = Integer(load_default=50, validate=Range(1, 500))
 
 
+class CountryStats(Schema):
+    country = String(allow_none=True, metadata={"description": "ISO 3166-1 alpha-2 code; null: unknown"})
+    clicks = Integer()
+    scans = Integer()
+    bots = Integer()
+
+
 class Stats(Schema):
     clicks = Integer()
     unique_clicks = Integer()
     scans = Integer()
     unique_scans = Integer()
     bots = Integer()
+    countries = List(Nested(CountryStats), metadata={
+        "description": "Clicks, scans and bot hits per country since the link was made, most first, unknown last "
+                       "(tracker/geo)"})
 
 
 class HistoryOut(Schema):
@@ -162,6 +180,8 @@ class LinkOut(Schema):
     label = String()
     experiment = String(allow_none=True, metadata={"description": "The A/B test this link is an arm of"})
     variant = String(allow_none=True, metadata={"description": "The arm's name in the experiment"})
+    logo = Integer(allow_none=True, metadata={"description": "Asset id of the logo in its QR codes (null: the "
+                                                             "campaign's, if any)"})
     expires_at = AwareDateTime(allow_none=True)
     disabled = Boolean()
     channel = String(metadata={"description": "Channel derived from the taxonomy in force"})

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from attribution.channels import assign_channels
 from tracker.config import Settings
+from tracker.geo.stats import countries_by_link
 from tracker.links.models import Campaign, Link
 from tracker.links.service import tracked_url
 from tracker.redirects.stats import link_totals
@@ -27,6 +28,7 @@ def links_out(session: Session, settings: Settings, links: Sequence[Link],
     if not links:
         return []
     totals = link_totals(session, [link.id for link in links])
+    countries = countries_by_link(session, [link.id for link in links])  # link_country_stats, one query
     channels = assign_channels(
         pd.DataFrame({"utm_source": [lk.utm_source for lk in links], "utm_medium": [lk.utm_medium for lk in links]}),
         settings.taxonomy.as_dict())
@@ -38,8 +40,10 @@ def links_out(session: Session, settings: Settings, links: Sequence[Link],
             "utm_source": link.utm_source, "utm_medium": link.utm_medium, "utm_campaign": link.utm_campaign,
             "utm_term": link.utm_term, "utm_content": link.utm_content, "extra_params": link.extra_params or {},
             "kind": link.kind, "label": link.label, "experiment": link.experiment, "variant": link.variant,
+            "logo": link.logo_asset_id,
             "expires_at": link.expires_at, "disabled": link.disabled,
-            "channel": channel, "created_at": link.created_at, "stats": totals[link.id],
+            "channel": channel, "created_at": link.created_at,
+            "stats": {**totals[link.id], "countries": countries[link.id]},
         }
         if history:
             item["history"] = [{"destination": h.destination, "changed_at": h.changed_at} for h in link.history]
@@ -52,6 +56,7 @@ def campaign_out(session: Session, campaign: Campaign) -> dict[str, Any]:
     return {
         "id": campaign.id, "name": campaign.name, "slug": campaign.slug, "description": campaign.description,
         "start_date": campaign.start_date, "end_date": campaign.end_date, "fallback_url": campaign.fallback_url,
+        "logo": campaign.logo_asset_id,
         "created_at": campaign.created_at, "link_count": count or 0,
         "costs": [{"id": c.id, "date": c.date, "amount": str(c.amount), "currency": c.currency,
                    "channel": c.channel} for c in campaign.costs],

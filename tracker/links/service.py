@@ -15,12 +15,14 @@ from urllib.parse import parse_qsl, urlencode
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from tracker.assets.service import asset_ref
 from tracker.config import Settings
 from tracker.db import begin_write, utcnow
 from tracker.errors import Conflict, Forbidden, NotFound, ValidationError
 from tracker.inputs import csv_records, nul_field, row_id, to_utc
 from tracker.links.models import LINK_KINDS, OFFLINE_KINDS, Campaign, CampaignCost, Link, LinkDestinationChange
 from tracker.links.urls import MAX_TAG, merge_query, normalise_tag, validate_tag, validate_url
+from tracker.webhooks.events import record_links
 
 # No 0/o, 1/l/i: codes survive print, handwriting and being read aloud. Codes are case-insensitive.
 CODE_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
@@ -30,7 +32,7 @@ MAX_LABEL = 200
 MAX_BULK_ROWS = 10_000
 MAX_EXTRA_PARAMS = 20
 LINK_FIELDS = ("destination", "campaign", "utm_source", "utm_medium", "utm_campaign", "utm_term",
-               "utm_content", "extra_params", "kind", "label", "slug", "expires_at", "experiment", "variant")
+               "utm_content", "extra_params", "kind", "label", "slug", "expires_at", "experiment", "variant", "logo")
 # A/B tests (docs/guides/marketer.md#variants): the experiment is a slug like a campaign's, the variant a short
 # arm name ("A", "B", "blue-button"). Links of one experiment with the same variant are one arm.
 VARIANT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
@@ -197,6 +199,8 @@ def create_campaign(session: Session, settings: Settings, data: Mapping[str, Any
     """Create a campaign; the slug defaults to the normalised name."""
     campaign = Campaign(name=None, slug=None, description=None)  # type: ignore[arg-type]
     _apply_campaign(campaign, data, settings)
+    if "logo" in data:  # the default logo of the campaign's QR codes (tracker/assets)
+        campaign.logo_asset_id = asset_ref(session, data.get("logo"), "logo")
     _ensure_unique_slug(session, campaign)
     session.add(campaign)
     session.commit()
@@ -206,6 +210,8 @@ def create_campaign(session: Session, settings: Settings, data: Mapping[str, Any
 def update_campaign(session: Session, settings: Settings, campaign_id: int, data: Mapping[str, Any]) -> Campaign:
     campaign = get_campaign(session, campaign_id)
     _apply_campaign(campaign, data, settings)
+    if "logo" in data:  # the default logo of the campaign's QR codes (tracker/assets)
+        campaign.logo_asset_id = asset_ref(session, data.get("logo"), "logo")
     _ensure_unique_slug(session, campaign)
     session.commit()
     return campaign
@@ -326,6 +332,8 @@ def _apply_link(session: Session, settings: Settings, link: Link, data: Mapping[
         link.experiment = _slug(raw, "experiment") if raw not in (None, "") else None
     if given("variant"):
         link.variant = _variant(data.get("variant"))
+    if given("logo"):  # the logo drawn in the link's QR codes (tracker/assets); none: the campaign's
+        link.logo_asset_id = asset_ref(session, data.get("logo"), "logo")
     if link.variant and not link.experiment:
         raise ValidationError("a variant needs an experiment: give experiment (the test's name, e.g. the "
                               "campaign's slug)", "experiment")
@@ -399,6 +407,7 @@ def create_link(session: Session, settings: Settings, data: Mapping[str, Any], f
     except Exception:
         session.rollback()
         raise
+    record_links(session, [link])  # webhooks: link.created deliveries, in this transaction
     session.commit()
     return link
 
@@ -469,6 +478,7 @@ def create_variant(session: Session, settings: Settings, original_code: str, dat
     except Exception:
         session.rollback()
         raise
+    record_links(session, [link])  # webhooks: link.created deliveries, in this transaction
     session.commit()
     return link
 
@@ -595,6 +605,7 @@ def bulk_create_links(session: Session, settings: Settings, text: str, *, atomic
         savepoint.commit()
         result.created.append(link)
     if result.committed:
+        record_links(session, result.created)  # webhooks: link.created deliveries, in this transaction
         session.commit()
     else:
         session.rollback()

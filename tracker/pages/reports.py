@@ -33,7 +33,7 @@ __all__ = ["MORE_REPORTS", "REPORTS", "REPORT_BLUEPRINTS", "ReportSpec", "chart_
            "get_spec", "page_context", "query_pairs"]
 
 NONE_LABEL = "(none)"
-SEGMENTS = (*BY_COLUMNS, "self_reported")
+SEGMENTS = (*BY_COLUMNS, "self_reported", "country")
 MODEL_LABELS = {"first_touch": "First touch", "last_touch": "Last touch", "last_non_direct": "Last non-direct",
                 "linear": "Linear", "time_decay": "Time decay", "position_based": "Position based (U)",
                 "self_reported": "Self-reported", "markov": "Markov chain", "shapley": "Shapley value"}

@@ -21,6 +21,8 @@ from tracker.auth.service import authenticate
 from tracker.config import Settings
 from tracker.db import db_session
 from tracker.errors import Conflict, DomainError, Forbidden, ValidationError
+from tracker.geo.charts import country_chart
+from tracker.geo.stats import country_rows
 from tracker.links import service
 from tracker.links.models import LINK_KINDS, OFFLINE_KINDS
 from tracker.links.serialize import links_out
@@ -30,7 +32,7 @@ from tracker.pages import reports as reporting
 from tracker.pages.charts import daily_chart
 from tracker.pages.summary import campaign_totals
 from tracker.qr import sheets
-from tracker.qr.service import QrOptions, qr_png, qr_svg
+from tracker.qr.branding import link_image, qr_preview
 from tracker.redirects.stats import daily_series
 from tracker.reports.charts import render as render_chart
 from tracker.reports.params import ReportParams
@@ -43,7 +45,7 @@ bp.enable_openapi = False  # type: ignore[attr-defined]
 csrf.protect(bp)
 
 CAMPAIGN_FIELDS = ("name", "slug", "description", "start_date", "end_date", "fallback_url")
-QR_ARGS = ("size", "border", "error", "fill", "back")
+QR_ARGS = ("size", "border", "error", "fill", "back", "logo", "caption")  # logo, caption: tracker/qr/branding.py
 CHART_DAYS = 30
 LINKS_PER_PAGE = 100
 ERROR_TITLES = {400: "Bad request", 401: "Not signed in", 403: "Not allowed", 404: "Not found",
@@ -187,7 +189,8 @@ def campaign(campaign_id: str) -> str:
     return render_template(
         "pages/campaign.html", campaign=found, links=links_out(db, settings, links), total=total,
         page=page, pages=max(1, -(-total // LINKS_PER_PAGE)), chart=chart, offline_kinds=OFFLINE_KINDS,
-        totals=campaign_totals(db, [found.id])[found.id])
+        totals=campaign_totals(db, [found.id])[found.id],
+        countries=country_chart(country_rows(db, campaign_id=found.id)))
 
 
 @bp.get("/campaigns/<campaign_id>/sheet.pdf")
@@ -199,7 +202,8 @@ def campaign_sheet(campaign_id: str) -> Response:
     try:
         filename, pdf = sheets.campaign_sheet(db, _settings(), str(found.id),
                                               paper=request.args.get("paper", "a4"),
-                                              include_online=include_online)
+                                              include_online=include_online, logo=request.args.get("logo"),
+                                              caption=request.args.get("caption"))
     except ValidationError as exc:
         if exc.field == "links":
             message = "There is nothing to print yet: this campaign has no active links"
@@ -302,15 +306,15 @@ def link(code: str) -> str:
             next_variant = service.next_variant(db, experiment)
         except ValidationError:  # every letter taken: variants are then named in the builder by hand
             next_variant = None
-    return render_template("pages/link.html", link=item, campaign=found.campaign, chart=chart,
-                           next_variant=next_variant)
+    qr = qr_preview(db, found, request.args)  # the QR card's logo and caption options
+    return render_template("pages/link.html", link=item, campaign=found.campaign, chart=chart, qr=qr,
+                           next_variant=next_variant, countries=country_chart(country_rows(db, link_id=found.id)))
 
 
 def _qr_image(code: str, svg: bool) -> Response:
     link_ = service.get_link(db_session(), code, campaign_scope())
-    opts = QrOptions.parse(**{name: request.args.get(name) for name in QR_ARGS})
     url = f"{_settings().public_base_url}/q/{link_.code}"
-    resp = Response(qr_svg(url, opts) if svg else qr_png(url, opts),
+    resp = Response(link_image(db_session(), link_, url, {name: request.args.get(name) for name in QR_ARGS}, svg),
                     mimetype="image/svg+xml" if svg else "image/png")
     disposition = "attachment" if request.args.get("download") == "1" else "inline"
     resp.headers["Content-Disposition"] = f'{disposition}; filename="{link_.code}.{"svg" if svg else "png"}"'

@@ -3,7 +3,8 @@
 What :func:`erase_person` removes (docs/guides/site-owner.md#privacy): the person's clicks and scans, landing visits,
 offline touches, conversions, self-reports and identities, and the ``link_visitors`` rows of their
 visitor ids. The daily aggregates (``link_daily_stats``: clicks, new unique visitors and bots per link
-and day) hold no personal data and are kept: past counts do not change when a person is erased.
+and day; ``link_country_stats``: clicks and bots per link, day and country) hold no personal data and are
+kept: past counts do not change when a person is erased. A click's ``country`` and ``city`` go with its row.
 
 Lines still in a spool (a click answered but not yet drained, a conversion accepted with 202) must not
 bring the person back. Every id of the person (visitor cookie, site visitor id, customer hash, click

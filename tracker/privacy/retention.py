@@ -3,9 +3,10 @@
 With ``click_retention_days = N`` (0, the default, keeps everything) the purge deletes, in batches of
 :data:`BATCH` rows with one transaction each, raw rows older than N days: clicks and scans (and the
 ``click`` identities of clicks that carried no visitor cookie), orphan visits and landing visits, which
-all hold a user agent and an IP hash. Kept: the daily aggregates (``link_daily_stats``, so link pages
-and counts do not change), ``link_visitors`` and the other identities (so a returning visitor is not
-counted as new again, and stitching keeps working), conversions, self-reports and offline touches.
+all hold a user agent and an IP hash (and the ``country``/``city`` of the row go with it). Kept: the daily
+aggregates (``link_daily_stats`` and ``link_country_stats``, so link pages and counts do not change),
+``link_visitors`` and the other identities (so a returning visitor is not counted as new again, and
+stitching keeps working), conversions, self-reports and offline touches.
 Erasing a person (:mod:`tracker.privacy.erasure`) removes those too, for that person.
 
 On PostgreSQL ``clicks`` and ``landing_visits`` are partitioned by month (:mod:`tracker.partitions`):

@@ -15,12 +15,15 @@ from user_agents import parse as parse_ua
 
 from tracker.conversions.models import Conversion
 from tracker.db import begin_write
+from tracker.geo.lookup import MAX_CITY, normal_country
+from tracker.geo.stats import update_country_stats
 from tracker.people.models import Identity
 from tracker.people.service import merge, new_person_id
 from tracker.privacy.erasure import drop_erased
 from tracker.redirects.models import Click, LinkDailyStat, LinkVisitor, OrphanVisit
 from tracker.selfreports.models import SelfReport
 from tracker.touchpoints.models import LandingVisit
+from tracker.webhooks.events import record_clicks
 
 # Link-preview fetchers and scripted clients that user-agents does not call bots.
 PREVIEW_BOTS = re.compile(
@@ -97,6 +100,9 @@ def write_batch(session: Session, records: list[dict[str, Any]], tz: ZoneInfo) -
                 "visitor_id": rec.get("vid"), "browser": device.browser, "os": device.os,
                 "device_type": device.device_type, "utm_source": rec.get("us"), "utm_medium": rec.get("um"),
                 "utm_campaign": rec.get("uc"), "utm_term": rec.get("ut"), "utm_content": rec.get("uo"),
+                # located by the handler before the address was hashed (tracker/geo); absent: unknown
+                "country": normal_country(rec.get("country")),
+                "city": (_no_nul(rec.get("city")) or "")[:MAX_CITY] or None,
             })
     new = 0
     # Core executemany on the tables (not ORM bulk inserts): one prepared statement, rows in a C loop.
@@ -115,6 +121,8 @@ def write_batch(session: Session, records: list[dict[str, Any]], tz: ZoneInfo) -
             _join_waiting(session, fresh)
         new = len(fresh)
         _update_aggregates(session, insert, fresh, tz)
+        update_country_stats(session, insert, fresh, tz)  # link_country_stats, as link_daily_stats
+        record_clicks(session, fresh)  # webhooks: click.recorded deliveries, in this transaction
     session.commit()
     return new
 

@@ -45,8 +45,21 @@ STATUS = {302: "302 Found", 400: "400 Bad Request", 404: "404 Not Found", 405: "
 
 
 def new_tid() -> str:
-    """Return a new click id: 20 random url-safe characters (120 bits), the click's primary key."""
-    return secrets.token_urlsafe(15)
+    """Return a new click id: 20 random url-safe characters (120 bits), the click's primary key.
+
+    Never starting with ``-``: a CSV cell starting so is written with a leading ``'`` (tracker/csvout.py),
+    which would change the id in an export. (Clicks stored before this rule may have one; the JSONL
+    export gives every id exactly.)
+    """
+    return random_id(15)
+
+
+def random_id(nbytes: int) -> str:
+    """``secrets.token_urlsafe(nbytes)`` that does not start with ``-`` (see :func:`new_tid`)."""
+    while True:
+        value = secrets.token_urlsafe(nbytes)
+        if value[0] != "-":
+            return value
 
 
 def referrer_host(referer: str | None) -> str | None:
@@ -70,6 +83,7 @@ class Redirector:
         self.spool: Spool = state["spool"]
         self.background: bool = state["background"]
         self.ip_hash = IpHasher.from_settings(settings)
+        self.locate = flask_app.extensions["tracker.geo"]  # country/city of the address (tracker/geo), cached
         self.cookieless = settings.cookieless
         self.trusted_hosts = list(settings.trusted_hosts)
         self.cookie_name = settings.cookie_name
@@ -128,6 +142,11 @@ class Redirector:
             "ua": environ.get("HTTP_USER_AGENT", "")[:1000] or None,
             "ip": self.ip_hash(ip, now),
         }
+        place = self.locate(ip)  # before the address is dropped: only its country and city are kept
+        if place.country:
+            record["country"] = place.country
+            if place.city:
+                record["city"] = place.city
         if link is None:
             record.update(t="orphan", code=code)
             self.spool.append(record)  # a misprinted code shows up as an orphan visit
@@ -141,7 +160,7 @@ class Redirector:
         else:
             visitor = self._visitor(environ)
             if visitor is None:
-                visitor = secrets.token_urlsafe(16)
+                visitor = random_id(16)  # exported too: never "-..."
                 headers.append(("Set-Cookie", self.cookie_prefix + visitor + self.cookie_suffix))
         live = link.live(now)
         record.update(link=link.id, vid=visitor, us=link.utm_source, um=link.utm_medium, uc=link.utm_campaign,

@@ -109,7 +109,7 @@ def paths_command(**options: Any) -> None:
     click.option("--model", help="Model for cost per lead/acquisition and ROAS (default linear)."),
     click.option("--markov-order", help="With --model markov: the chain's order (1-4, default 1)."),
     click.option("--by", help="channel (default) or campaign: segments of the cost metrics."),
-    click.option("--segment", help="Stage table per segment (channel, campaign, ..., self_reported)."),
+    click.option("--segment", help="Stage table per segment (channel, campaign, ..., country, self_reported)."),
     click.option("--compare-from", metavar="YYYY-MM-DD"), click.option("--compare-to", metavar="YYYY-MM-DD"),
 ])
 def funnel_command(**options: Any) -> None:

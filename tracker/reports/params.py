@@ -198,7 +198,7 @@ def parse_params(raw: Mapping[str, Any], settings: Settings, *, today: date | No
                               "rest)", "position_last")
     filters = {name: value for name in FILTERS if (value := _one(raw, name)) is not None}
     segment = _one(raw, "segment")
-    segments = (*BY_COLUMNS, "self_reported")
+    segments = (*BY_COLUMNS, "self_reported", "country")  # country: of the first touch (tracker/geo/funnel.py)
     if segment is not None and segment not in segments:
         raise ValidationError(f"segment must be one of {', '.join(segments)}", "segment")
     markov_order = _number(raw, "markov_order", 1, 1, 4)

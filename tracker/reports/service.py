@@ -500,14 +500,22 @@ def _funnel_period(session: Session, settings: Settings, params: ReportParams, l
     if params.segment == "self_reported":
         answers = load_answers(session, settings, period.start - TIE_WINDOW, period.end + TIE_WINDOW)
         said = answers.sort_values(["ts", "answer_id"]).groupby("person_id")["channel"].last()
-    dimension = BY_COLUMNS[params.segment] if params.segment not in (None, "self_reported") else None
-    if engine == "memory":
+    dimension = BY_COLUMNS[params.segment] if params.segment not in (None, "self_reported", "country") else None
+    if params.segment == "country" and engine != "memory":  # the first touch's country (tracker/geo/funnel.py)
+        from tracker.geo.funnel import funnel_country_counts
+        furthest = funnel_country_counts(session, start=period.start, end=period.end, stages=funnel)
+        stages = stage_table(furthest, funnel, segmented=True)
+    elif engine == "memory":
         touches = load_touchpoints(session, settings, period.start, period.end - timedelta(microseconds=1))
         touches = touches[~touches["is_bot"].to_numpy()]
         segments = said
         if dimension is not None:
             first = touches.sort_values(["ts", "touchpoint_id"]).drop_duplicates("person_id")
             segments = first.set_index("person_id")[dimension].astype(object)
+        elif params.segment == "country":
+            from tracker.geo.funnel import first_touch_countries
+            segments = first_touch_countries(session, touches.sort_values(["ts", "touchpoint_id"])
+                                             .drop_duplicates("person_id"))
         stages = funnel_stages(touches["person_id"], conversions, funnel, segments=segments)
     else:  # people counted by segment and furthest stage in the database: no touch crosses into Python
         furthest = funnel_counts(session, settings, start=period.start, end=period.end, stages=funnel,

@@ -76,8 +76,8 @@ class FunnelQuery(CommonQuery):
                    "attribution model, markov and shapley included)")
     markov_order = _field("With model=markov: the chain's order (1-4, default 1)")
     by = _field("channel (default) or campaign: the segments of the cost metrics")
-    segment = _field("Stage table per segment: channel, source, medium, campaign, link, kind (of the person's "
-                     "first touch in the period) or self_reported")
+    segment = _field("Stage table per segment: channel, source, medium, campaign, link, kind, country (of the "
+                     "person's first touch in the period) or self_reported")
     compare_from = _field("First day of a second period to compare with")
     compare_to = _field("Last day of the second period")
 

@@ -35,6 +35,7 @@ from tracker.inputs import row_id
 from tracker.people.service import resolve_ids, stitch
 from tracker.selfreports.answers import LANGUAGES, OTHER, Match, Matcher, fold
 from tracker.selfreports.models import AnswerRule, SelfReport
+from tracker.webhooks.events import record_answers
 
 __all__ = ["ANSWER_FIELDS", "FORM_MAX_AGE", "MAX_TEXT", "Answer", "Recorded", "add_rule", "answers_with_channels",
            "channel_of", "delete_rule", "form_token", "list_answers", "list_rules", "matcher", "open_form_token",
@@ -177,6 +178,8 @@ def _record(session: Session, secret: bytes, data: Mapping[str, Any], clean: dic
     report = SelfReport(**clean, person_id=person, tid=ids["tid"], site_visitor_id=ids["site_visitor_id"],
                         customer_hash=ids["customer_hash"], via=via)
     session.add(report)
+    session.flush()
+    record_answers(session, [report])  # webhooks: answer.recorded deliveries, in this transaction
     session.commit()
     return Recorded(report, "created")
 

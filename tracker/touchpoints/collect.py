@@ -39,6 +39,7 @@ from tracker.config import Settings, Taxonomy
 from tracker.conversions.models import Conversion
 from tracker.db import utcnow
 from tracker.errors import DomainError, ValidationError
+from tracker.geo.lookup import UNKNOWN, Place
 from tracker.inputs import nul_field
 from tracker.people.service import customer_hash, person_of_click, stitch
 from tracker.privacy.iphash import IpHasher
@@ -163,7 +164,7 @@ def _validate(data: Mapping[str, Any], settings: Settings) -> tuple[str, str, st
 
 
 def collect(session: Session, settings: Settings, secret: bytes, data: Mapping[str, Any],
-            user_agent: str | None, ip: str | None, private: bool = False) -> Collected:
+            user_agent: str | None, ip: str | None, private: bool = False, place: Place = UNKNOWN) -> Collected:
     """Validate one record from the snippet, store it and stitch its ids; commit.
 
     Parameters
@@ -174,6 +175,8 @@ def collect(session: Session, settings: Settings, secret: bytes, data: Mapping[s
         From the request; the agent is parsed for the bot flag, the IP is only stored hashed.
     private:
         The request carried ``DNT: 1`` or ``Sec-GPC: 1`` (see the module docstring).
+    place:
+        The country and city of ``ip`` (:mod:`tracker.geo`), stored on a landing visit.
 
     Raises
     ------
@@ -202,7 +205,8 @@ def collect(session: Session, settings: Settings, secret: bytes, data: Mapping[s
         session.add(LandingVisit(
             ts=now, person_id=person, site_visitor_id=site, tid=tid, is_touch=is_touch,
             page=f"{host}{path}"[:500], referrer_host=ref_host, **utms, user_agent=agent,
-            is_bot=parse_device(agent).is_bot, ip_hash=IpHasher.from_settings(settings)(ip, now)))
+            is_bot=parse_device(agent).is_bot, ip_hash=IpHasher.from_settings(settings)(ip, now),
+            country=place.country, city=place.city))
         result = Collected(kind, person, is_touch)
     elif kind == "identify":
         raw = data.get("customer_key")

@@ -19,6 +19,7 @@ from tracker import ratelimit
 from tracker.config import Settings
 from tracker.db import get_db
 from tracker.errors import DomainError, Forbidden
+from tracker.geo import get_locator
 from tracker.privacy.consent import opted_out
 from tracker.touchpoints.collect import MAX_BODY_BYTES, RateLimited, collect, parse_body
 
@@ -122,7 +123,8 @@ def collect_post() -> Any:
     secret: bytes = current_app.extensions["tracker.redirects"]["ip_secret"]
     with get_db(current_app).Session() as session:
         collect(session, settings, secret, parse_body(raw), request.headers.get("User-Agent"),
-                request.remote_addr, private=opted_out(request.environ))
+                request.remote_addr, private=opted_out(request.environ),
+                place=get_locator(current_app)(request.remote_addr))
     return Response(status=204, mimetype="text/plain")
 
 
