@@ -1,4 +1,4 @@
-"""Migrations 0009-0011 on a store that holds data: SQLite's batch mode copies a table and drops the old one,
+"""Migrations 0007-0011 on a store that holds data: SQLite's batch mode copies a table and drops the old one,
 which the rows referencing ``links`` forbid, so these migrations add and drop columns in place. Up, down
 and up again keep every row, and the schema matches the models each time."""
 from __future__ import annotations
@@ -46,7 +46,7 @@ def _differences(engine: sa.Engine) -> list[Any]:
 
 
 def test_up_down_up_with_links_referenced_by_clicks(engine: sa.Engine) -> None:
-    upgrade(engine, "0008")
+    upgrade(engine, "0006")
     with engine.begin() as conn:
         conn.execute(sa.text("INSERT INTO campaigns (id, name, slug, description, created_at) "
                              "VALUES (1, 'Expo', 'expo', '', CURRENT_TIMESTAMP)"))
@@ -66,7 +66,7 @@ def test_up_down_up_with_links_referenced_by_clicks(engine: sa.Engine) -> None:
     cfg = alembic_config(engine)
     with engine.begin() as conn:  # on this connection, as tracker.migrate.upgrade does
         cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0008")
-    assert current_revision(engine) == "0008" and _rows(engine) == before
+        command.downgrade(cfg, "0006")
+    assert current_revision(engine) == "0006" and _rows(engine) == before
     upgrade(engine)
     assert current_revision(engine) == head and _rows(engine) == before and _differences(engine) == []

@@ -45,6 +45,10 @@ def downgrade() -> None:
     """Downgrade schema."""
     op.drop_index(op.f('ix_mentions_day'), table_name='mentions')
     op.drop_table('mentions')
-    with op.batch_alter_table('links') as batch:
-        batch.drop_column('variant')
-        batch.drop_column('experiment')
+    for column in ('variant', 'experiment'):
+        if op.get_bind().dialect.name == 'sqlite':
+            # SQLite's own DROP COLUMN (3.35+): batch mode would copy links and drop the old table, which the
+            # rows referencing it forbid.
+            op.execute(f'ALTER TABLE links DROP COLUMN {column}')
+        else:
+            op.drop_column('links', column)
