@@ -44,6 +44,8 @@ PERMISSIONS: Mapping[str, frozenset[str]] = {
     "qr:read": frozenset({"admin", "marketer", "staff", "analyst"}),
     "assets:read": frozenset({"admin", "marketer", "staff", "analyst"}),  # logos of branded QR codes
     "assets:write": frozenset({"admin", "marketer"}),  # upload logos
+    "domains:read": frozenset({"admin", "marketer", "staff", "analyst"}),  # the short-link domains, to pick one
+    "domains:write": frozenset({"admin", "marketer"}),  # add domains, set their not-found URL
     # server-side data in
     "conversions:write": frozenset({"admin", "ingest"}),
     "identify": frozenset({"admin", "ingest"}),

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tracker.db import Base, UTCDateTime, utcnow
+from tracker.domains.models import Domain
 
 LINK_KINDS = ("online", "event", "print", "podcast", "pr", "partner", "outdoor", "other")
 OFFLINE_KINDS = tuple(k for k in LINK_KINDS if k != "online")
@@ -48,8 +49,14 @@ class CampaignCost(Base):
 class Link(Base):
     __tablename__ = "links"
 
+    __table_args__ = (
+        # A code is unique per domain (NULL: the default domain); ix_links_code serves lookups by code.
+        sa.Index("uq_links_domain_code", sa.func.coalesce(sa.column("domain_id"), 0), "code", unique=True),
+    )
+
     id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    code: Mapped[str] = mapped_column(sa.String(64), index=True)
+    domain_id: Mapped[int | None] = mapped_column(sa.ForeignKey("domains.id"))  # NULL: public_base_url's host
     campaign_id: Mapped[int | None] = mapped_column(sa.ForeignKey("campaigns.id"), index=True)
     destination: Mapped[str] = mapped_column(sa.Text)
     utm_source: Mapped[str] = mapped_column(sa.String(100))
@@ -64,6 +71,9 @@ class Link(Base):
     experiment: Mapped[str | None] = mapped_column(sa.String(100))
     variant: Mapped[str | None] = mapped_column(sa.String(40))
     logo_asset_id: Mapped[int | None] = mapped_column(sa.ForeignKey("assets.id"))  # else the campaign's logo
+    # Redirect rules: an ordered list of {"conditions": {...}, "destination": URL}; the first that holds wins.
+    rules: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
+    rules_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # per-rule counts start here
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     disabled: Mapped[bool] = mapped_column(default=False)
     fingerprint: Mapped[str] = mapped_column(sa.String(64), index=True)
@@ -71,6 +81,7 @@ class Link(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     campaign: Mapped[Campaign | None] = relationship()
+    domain: Mapped[Domain | None] = relationship(lazy="joined")
     history: Mapped[list[LinkDestinationChange]] = relationship(
         back_populates="link", order_by="LinkDestinationChange.id", cascade="all, delete-orphan")
 

@@ -46,6 +46,7 @@ class Click(Base):
     utm_content: Mapped[str | None] = mapped_column(sa.String(100))
     country: Mapped[str | None] = mapped_column(sa.String(2))  # ISO 3166-1 alpha-2 at capture; NULL: unknown
     city: Mapped[str | None] = mapped_column(sa.String(100))  # only with a City database (geoip_database)
+    rule: Mapped[int | None] = mapped_column(sa.SmallInteger)  # index of the link's rule that sent it; NULL: default
 
 
 class OrphanVisit(Base):
@@ -56,6 +57,7 @@ class OrphanVisit(Base):
     tid: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
     ts: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     code: Mapped[str] = mapped_column(sa.String(200))
+    domain_id: Mapped[int | None] = mapped_column(sa.Integer)  # the short-link domain asked (NULL: the default)
     via: Mapped[str] = mapped_column(sa.String(4))
     referrer_host: Mapped[str | None] = mapped_column(sa.String(255))
     user_agent: Mapped[str | None] = mapped_column(sa.Text)
@@ -97,3 +99,14 @@ class LinkCountryStat(Base):
     country: Mapped[str] = mapped_column(sa.String(2), primary_key=True)
     clicks: Mapped[int] = mapped_column(default=0)
     bots: Mapped[int] = mapped_column(default=0)
+
+
+class LinkRuleStat(Base):
+    """Human clicks and scans per link, day (report time zone) and redirect rule (``-1``: the default)."""
+
+    __tablename__ = "link_rule_stats"
+
+    link_id: Mapped[int] = mapped_column(sa.ForeignKey("links.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    rule: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True)
+    clicks: Mapped[int] = mapped_column(default=0)
