@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat setup.cfg pyproject.toml | cksum | cut -d' ' -f1)
 DOCS_STAMP := $(VENV)/.docs-$(shell cat setup.cfg pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test install bench-redirect bench-attribution bench-scale bench-soak bench-answers lint clean docs docs-images
+.PHONY: run test install bench-redirect bench-webhooks bench-attribution bench-scale bench-soak bench-answers lint clean docs docs-images
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ test: $(STAMP)
 
 bench-redirect: $(STAMP)
 	$(BIN)/python bench/redirect/run.py
+
+bench-webhooks: $(STAMP)
+	$(BIN)/python bench/webhooks/run.py
 
 bench-attribution: $(STAMP)
 	$(BIN)/python bench/attribution/run.py

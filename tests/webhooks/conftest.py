@@ -12,10 +12,11 @@ import pytest
 class Receiver:
     """Answers POSTs with the next status of ``statuses`` (then 200) and records what it got.
 
-    ``hang``: never answer until the test ends (the handler waits on an event).
+    ``hang``: never answer until the test ends (the handler waits on an event). ``keep_alive``: answer as
+    HTTP/1.1 and keep the connection open (each request records the client's port, ``port``).
     """
 
-    def __init__(self, statuses: list[int] | None = None, hang: bool = False) -> None:
+    def __init__(self, statuses: list[int] | None = None, hang: bool = False, keep_alive: bool = False) -> None:
         self.statuses = list(statuses or [])
         self.hang = hang
         self.received: list[dict[str, Any]] = []
@@ -23,9 +24,12 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
             def do_POST(self) -> None:  # noqa: N802 (http.server's name)
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                receiver.received.append({"headers": dict(self.headers.items()), "body": body, "path": self.path})
+                receiver.received.append({"headers": dict(self.headers.items()), "body": body, "path": self.path,
+                                          "port": self.client_address[1]})
                 if receiver.hang:
                     receiver.release.wait(30)
                     return
@@ -60,8 +64,8 @@ def receiver() -> Iterator[Callable[..., Receiver]]:
     """Factory: ``receiver(statuses=[500, 500], hang=False)`` starts a receiver on 127.0.0.1."""
     made: list[Receiver] = []
 
-    def make(statuses: list[int] | None = None, hang: bool = False) -> Receiver:
-        made.append(Receiver(statuses, hang))
+    def make(statuses: list[int] | None = None, hang: bool = False, keep_alive: bool = False) -> Receiver:
+        made.append(Receiver(statuses, hang, keep_alive))
         return made[-1]
     yield make
     for r in made:

@@ -12,7 +12,7 @@ import standardwebhooks
 
 from tracker.db import get_db, utcnow
 from tracker.webhooks.models import Webhook, WebhookDelivery
-from tracker.webhooks.sender import SCHEDULE, claim_due, deliver_due
+from tracker.webhooks.sender import SCHEDULE, Connections, Outcome, claim_due, deliver_due, record
 
 DESKTOP = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
            "Chrome/124.0.0.0 Safari/537.36")
@@ -285,6 +285,45 @@ def test_claimed_rows_are_not_claimed_twice(local_app: Any, api_key: str, receiv
     with get_db(local_app).Session() as one, get_db(local_app).Session() as two:
         assert len(claim_due(one)) == 1
         assert claim_due(two) == []  # the lease holds it for the first sender
+
+
+def test_connections_are_kept_between_batches(local_app: Any, api_key: str, receiver: Any) -> None:
+    """The sender thread's kept connections carry later deliveries (no new TCP connection per click)."""
+    client, auth, rec = local_app.test_client(), bearer(api_key), receiver(keep_alive=True)
+    add_hook(client, auth, rec.url, ["link.created"])
+    kept = Connections()
+    body = {"utm_source": "x", "utm_medium": "email", "utm_campaign": "c"}
+    for n in range(3):  # three batches, one delivery each, answered 200 with a small body
+        client.post("/api/v1/links", json={"destination": f"https://example.com/{n}", **body}, headers=auth)
+        counts = deliver_due(get_db(local_app).Session, True, connections=kept)
+        assert counts["delivered"] == 1
+    assert len(rec.received) == 3 and len({r["port"] for r in rec.received}) == 1
+    kept.close()
+    client.post("/api/v1/links", json={"destination": "https://example.com/after", **body}, headers=auth)
+    assert send_due(local_app)["delivered"] == 1
+    assert rec.received[-1]["port"] != rec.received[0]["port"]  # closed: a new connection
+    assert all(d.status == "delivered" and d.attempts == 1 for d in deliveries(local_app))
+
+
+def test_a_result_for_a_row_claimed_again_is_not_written(local_app: Any, api_key: str) -> None:
+    """A sender whose lease ran out (its row was claimed again) writes nothing: counted as superseded."""
+    client, auth = local_app.test_client(), bearer(api_key)
+    add_hook(client, auth, PUBLIC_TARGET, ["link.created"])
+    for n in range(2):
+        client.post("/api/v1/links", json={"destination": f"https://example.com/{n}", "utm_source": "x",
+                                           "utm_medium": "email", "utm_campaign": "c"}, headers=auth)
+    Session = get_db(local_app).Session
+    with Session() as s:
+        first = claim_due(s)
+    with Session() as s:
+        again = claim_due(s, now=utcnow() + timedelta(minutes=5))  # past the lease: claimed by another sender
+    assert [c.attempts for c in first] == [1, 1] and [c.attempts for c in again] == [2, 2]
+    with Session() as s:
+        counts = record(s, [(first[0], Outcome(204, None)), (again[1], Outcome(204, None))])
+        s.commit()
+    assert counts["superseded"] == 1 and counts["delivered"] == 2
+    stale, fresh = deliveries(local_app)
+    assert (stale.status, stale.attempts) == ("pending", 2) and (fresh.status, fresh.attempts) == ("delivered", 2)
 
 
 # ---- SSRF at send time, hanging receiver ------------------------------------------------------------
