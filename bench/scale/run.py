@@ -311,6 +311,7 @@ def run_worker(db_url: str, win: dict[str, Any], engine: str, reps: int, tmp: Pa
                          f"{proc.stderr[-4000:]}")
     result = json.loads(match.group(1))
     result["median_s"] = statistics.median(result["times_s"])
+    result["median_cpu_s"] = statistics.median(result["cpu_s"])
     return result
 
 
@@ -347,7 +348,8 @@ def bench_one(backend: str, touches: int, args: argparse.Namespace, tmp: Path,
                 print(f"  {engine}: ERROR {exc}", file=sys.stderr, flush=True)
                 continue
             out["reports"][engine] = r
-            print(f"  {engine:<9} report {r['median_s']:.3f} s (runs {' '.join(f'{t:.3f}' for t in r['times_s'])}), "
+            print(f"  {engine:<9} report {r['median_s']:.3f} s (runs {' '.join(f'{t:.3f}' for t in r['times_s'])}; "
+                  f"CPU of the app process {r['median_cpu_s']:.3f} s, load average {os.getloadavg()[0]:.1f}), "
                   f"peak RSS {r['rss_peak_mb']:.0f} MB (after warm-up {r['rss_before_mb']:.0f} MB), touches read "
                   f"{r['counts'].get('touches_read', '-')}, credits {'add up' if r['credits_ok'] else 'DO NOT ADD UP'}",
                   flush=True)

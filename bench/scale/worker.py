@@ -61,7 +61,7 @@ def measure(db_url: str, first: str, last: str, engine: str, reps: int, instance
     settings = app.config["SETTINGS"]
     params = report_params(first, last, settings)
     db = get_db(app)
-    out: dict[str, Any] = {"engine": engine, "times_s": []}
+    out: dict[str, Any] = {"engine": engine, "times_s": [], "cpu_s": []}
     with app.app_context():
         with db.Session() as session:  # warm-up: one day, so statement compilation and imports are not timed
             attribution_report(session, settings, report_params(first, first, settings), **kwargs)
@@ -71,9 +71,10 @@ def measure(db_url: str, first: str, last: str, engine: str, reps: int, instance
         for _ in range(reps):
             del report
             with db.Session() as session:
-                start = time.perf_counter()
+                start, cpu = time.perf_counter(), time.process_time()
                 report = attribution_report(session, settings, params, **kwargs)
                 out["times_s"].append(time.perf_counter() - start)
+                out["cpu_s"].append(time.process_time() - cpu)  # this process only (SQLite: all of it)
         out["rss_peak_mb"] = max_rss_mb()
         with db.Session() as session:
             out["conversions_sql"] = session.execute(sa.select(sa.func.count()).select_from(Conversion).where(

@@ -272,7 +272,11 @@ def _sqlite_maps(session: Session, keys: dict[str, list[dict[str, Any]]],
     connection = session.connection()
     for name, columns in tables.items():
         names = [c for c, _ in columns]
-        connection.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS report_{name} ({', '.join(names)})")
+        # Declared types: an untyped column compared with an INTEGER one gets NUMERIC affinity applied, and
+        # then the index serves only the text columns before it (every click looked up by source and medium
+        # alone and filtered on link_id row by row).
+        typed = ", ".join(f"{c} {'INTEGER' if kind == 'int' else 'TEXT'}" for c, kind in columns)
+        connection.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS report_{name} ({typed})")
         connection.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS temp.report_{name}_keys ON report_{name} "
                                    f"({', '.join(names)})")
         connection.exec_driver_sql(f"DELETE FROM temp.report_{name}")
@@ -304,8 +308,12 @@ TOUCH_READS = {
 }
 
 
-def _journey_rows_sql(d: _Dialect, *, age: bool) -> str:
+def _journey_rows_sql(d: _Dialect, *, age: bool, carry_value: bool = False) -> str:
     """CTE ``j`` (cid, ts, tpid, e[, age]): every conversion's eligible touches.
+
+    ``carry_value`` (SQLite): ``j`` is (cid, v, ts, tpid, e) and holds one more row per conversion,
+    ``e`` NULL and ``v`` the conversion's value (``v`` NULL on touch rows), so that the paths can be
+    grouped without joining back to the conversions (see :func:`_converting`).
 
     SQLite drives the join from the conversions through the ``(person_id, ts, ...)`` indexes. On
     PostgreSQL the touch tables are read once for the report's whole range (constant bounds, so only
@@ -318,8 +326,11 @@ def _journey_rows_sql(d: _Dialect, *, age: bool) -> str:
     if not d.postgres:
         owner = "FROM conv c JOIN {table} t ON " + condition
         age_column = f", {d.age_seconds('c.ts', 't.ts')} AS age" if age else ""
-        branches = [b.replace("{cols}", "c.id AS cid").replace("{age}", age_column)
+        cols = "c.id AS cid, NULL AS v" if carry_value else "c.id AS cid"
+        branches = [b.replace("{cols}", cols).replace("{age}", age_column)
                     for b in _touch_branches(d, owner, "")]
+        if carry_value:
+            branches.append("SELECT c.id AS cid, c.value AS v, c.ts AS ts, '' AS tpid, NULL AS e FROM conv c")
         return "j AS (" + " UNION ALL ".join(branches) + ")"
     raw = ", ".join(
         f"jr_{table} AS (SELECT c.id AS cid, c.ts AS cts, "
@@ -540,11 +551,22 @@ def _converting(session: Session, d: _Dialect, params: dict[str, Any], lookback_
     answer = "COALESCE(a.e, -1)" if answered else "-1"
     join_answer = f" LEFT JOIN ({d.keys('tie', ANSWER_KEYS)}) AS a ON a.cid = c.id" if answered else ""
     conversions = _conversions_sql(d, types=bool(types), since_previous=since_previous, lookback_days=lookback_days)
-    sql = (f"WITH {conversions}, "
-           f"{_maps(d)}, {_journey_rows_sql(d, age=False)}, p AS ({d.paths('j', 'cid')}) "
-           f"SELECT COALESCE(p.path, '') AS path, {answer} AS answer, count(*) AS conversions, "
-           f"CAST(sum(c.value) AS {d.real}) AS value, sum(COALESCE(p.n, 0)) AS touches "
-           f"FROM conv c LEFT JOIN p ON p.cid = c.id{join_answer} GROUP BY 1, 2")
+    if d.postgres:
+        sql = (f"WITH {conversions}, "
+               f"{_maps(d)}, {_journey_rows_sql(d, age=False)}, p AS ({d.paths('j', 'cid')}) "
+               f"SELECT COALESCE(p.path, '') AS path, {answer} AS answer, count(*) AS conversions, "
+               f"CAST(sum(c.value) AS {d.real}) AS value, sum(COALESCE(p.n, 0)) AS touches "
+               f"FROM conv c LEFT JOIN p ON p.cid = c.id{join_answer} GROUP BY 1, 2")
+    else:
+        # Every conversion has a row in j that carries its value (e NULL: group_concat and count(e) skip it),
+        # so p holds every conversion, touches or none, and is grouped as it is: joining the conversions back
+        # to p cost SQLite a quarter of the statement (an automatic index over p's path strings).
+        sql = (f"WITH {conversions}, {_maps(d)}, {_journey_rows_sql(d, age=False, carry_value=True)}, "
+               f"p AS (SELECT cid, group_concat(e, ' ') AS path, count(e) AS n, max(v) AS value FROM "
+               f"(SELECT cid, e, v FROM j ORDER BY cid, {d.order}) AS ordered GROUP BY cid) "
+               f"SELECT COALESCE(p.path, '') AS path, {answer} AS answer, count(*) AS conversions, "
+               f"CAST(sum(p.value) AS REAL) AS value, sum(p.n) AS touches "
+               f"FROM p{join_answer.replace('c.id', 'p.cid')} GROUP BY 1, 2")
     frame = fetch_frame(session, _bound(sql, params), ("path", "answer", "conversions", "value", "touches"), times=())
     fallback = (frame["path"] == "").to_numpy()
     paths = _decode(list(frame["path"]))
