@@ -186,6 +186,8 @@ def _register_blueprints(app: APIFlask) -> None:
     from tracker.assets.views import bp as assets_bp
     app.register_blueprint(assets_bp)  # logos for branded QR codes: API
     app.register_blueprint(assets_pages_bp)  # a campaign's default logo, logos for signed-in pages
+    from tracker.domains.views import bp as domains_bp
+    app.register_blueprint(domains_bp)  # short-link domains: API
     app.register_blueprint(pages_bp)
     from tracker.apidocs import bp as apidocs_bp
     app.register_blueprint(apidocs_bp)

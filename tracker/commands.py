@@ -38,6 +38,8 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(webhooks_cli)
     from tracker.geo.cli import geo_cli
     app.cli.add_command(geo_cli)  # tracker geo info / lookup
+    from tracker.domains.cli import domains_cli
+    app.cli.add_command(domains_cli)  # tracker domains add / list / delete
 
 
 # ---- db ---------------------------------------------------------------------------------------
@@ -94,9 +96,12 @@ links_cli = AppGroup("links", help="Tracked links.")
 @click.option("--kind", default="online", show_default=True)
 @click.option("--label", default="")
 @click.option("--slug", help="Custom short code.")
+@click.option("--domain", help="Short-link domain's host (tracker domains list); default: public_base_url's.")
 @click.option("--expires-at", help="ISO 8601 time with zone, e.g. 2026-12-31T23:00:00Z.")
 @click.option("--experiment", help="The A/B test this link is an arm of (a slug; needs --variant).")
 @click.option("--variant", help="The arm's name in the experiment, e.g. A or B (needs --experiment).")
+@click.option("--rules", callback=lambda _ctx, param, value: _rules_text(value, param),
+              help="Redirect rules as JSON, or @FILE to read them from a file (docs/guides/marketer.md).")
 @click.option("--force", is_flag=True, help="Create even if the same link exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole link as JSON.")
 @domain_errors
@@ -114,6 +119,38 @@ def links_create(force: bool, as_json: bool, **fields: Any) -> None:
     else:
         click.echo(f"code         {out['code']}\nshort_url    {out['short_url']}\n"
                    f"qr_url       {out['qr_url']}\ntracked_url  {out['tracked_url']}")
+
+
+def _rules_text(value: str | None, param: Any) -> str | None:
+    """``--rules``: JSON as given, or the text of the file named after ``@`` (``-``: standard input)."""
+    if value is None or not value.startswith("@"):
+        return value
+    try:
+        with click.open_file(value[1:], encoding="utf-8") as source:
+            return str(source.read())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.BadParameter(f"cannot read {value[1:]}: {exc}", param=param) from None
+
+
+@links_cli.command("rules")
+@click.argument("code")
+@click.argument("rules", required=False)
+@click.option("--domain", help="The link's short-link domain, when its code is on more than one.")
+@click.option("--clear", is_flag=True, help="Remove every rule.")
+@domain_errors
+def links_rules(code: str, rules: str | None, domain: str | None, clear: bool) -> None:
+    """Show a link's redirect rules, or set them: RULES is JSON or @FILE (``-`` for standard input)."""
+    from tracker.links.service import get_link, update_link
+    settings = current_app.config["SETTINGS"]
+    if clear and rules is not None:
+        raise click.UsageError("give RULES or --clear, not both")
+    text = "[]" if clear else _rules_text(rules, None) if rules is not None else None
+    with open_session() as session:
+        if text is None:
+            link = get_link(session, code, domain=domain, settings=settings)
+        else:
+            link = update_link(session, settings, code, {"rules": text}, domain=domain)
+        click.echo(json.dumps(link.rules or [], indent=2, ensure_ascii=False))
 
 
 # ---- QR ---------------------------------------------------------------------------------------
@@ -143,7 +180,8 @@ export_cli = AppGroup("export", help="Exports.")
 
 CLICK_COLUMNS = ("tid", "ts", "link_code", "via", "outcome", "visitor_id", "referrer_host", "user_agent",
                  "ip_hash", "browser", "os", "device_type", "is_bot", "utm_source", "utm_medium",
-                 "utm_campaign", "utm_term", "utm_content", "country", "city")  # country/city: tracker/geo
+                 "utm_campaign", "utm_term", "utm_content", "country", "city",  # country/city: tracker/geo
+                 "rule")  # the index of the link's redirect rule that sent it; empty: its own destination
 
 
 def _day(value: str, name: str) -> date:

@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from tracker.errors import ValidationError
+from tracker.links.urls import validate_url
+
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 ENV_PREFIX = "TRACKER_"
 
@@ -75,6 +78,7 @@ class Settings:
 
     database_url: str = "sqlite:///tracker.db"
     public_base_url: str = "http://127.0.0.1:5000"
+    not_found_url: str = ""  # where unknown codes on the default domain go (302); "": the 404 page (tracker/domains)
     trusted_hosts: tuple[str, ...] = ()
     trusted_proxy_count: int = 0
     secret_key: str = ""
@@ -226,6 +230,16 @@ def _check_geoip_database(value: str, instance_path: str) -> None:
         raise ConfigError(f"geoip_database {str(path)!r} cannot be read: {exc.strerror}") from None
 
 
+def _check_not_found_url(value: str, destination_domains: tuple[str, ...]) -> str:
+    """``not_found_url``: empty, or a URL a link could go to (stored in the same canonical form)."""
+    if not value.strip():
+        return ""
+    try:
+        return validate_url(value, "not_found_url", destination_domains)
+    except ValidationError as exc:
+        raise ConfigError(f"not_found_url {value!r}: {exc.message} (or leave it empty for the 404 page)") from None
+
+
 def load_settings(
     overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
@@ -262,6 +276,8 @@ def load_settings(
     values["database_url"] = normalise_database_url(values.get("database_url", defaults["database_url"]),
                                                     instance_path)
     values["public_base_url"] = values.get("public_base_url", defaults["public_base_url"]).rstrip("/")
+    values["not_found_url"] = _check_not_found_url(values.get("not_found_url", ""),
+                                                   values.get("destination_domains", ()))
     try:
         ZoneInfo(values.get("report_timezone", defaults["report_timezone"]))
     except (ZoneInfoNotFoundError, ValueError):

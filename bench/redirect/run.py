@@ -19,6 +19,13 @@ answered (and recorded) by the server but never read by wrk. More than that woul
 Targets (2-core machine, wrk sharing the cores): ratio >= 0.80, p99 <= 20 ms, 0 lost. Results are
 also written to ``bench/out/redirect.json``.
 
+Redirect rules (``BENCH_RULES=0`` to skip): each server also serves a link with the 5 rules of
+:data:`BENCH_RULES` (iOS, Android, Norwegian languages, Nordic countries, a query parameter), none of
+which holds for wrk's requests (a Windows desktop Chrome agent, ``Accept-Language: en-US``, loopback
+address, no query string), so all five are evaluated on every request; its ratio is req/s over the
+same server's run without rules (target >= 0.95). The same comparison without a server, in this process
+(the WSGI handler called directly, CPU time per redirect, blocks alternated), is printed too.
+
 Usage::
 
     .venv/bin/python bench/redirect/run.py [--duration 10] [--warmup 2] [--connections 32]
@@ -70,6 +77,17 @@ USER_AGENT = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHT
               "Chrome/124.0.0.0 Safari/537.36")
 WARMUP_REFERER = "warmup.bench.invalid"
 MEASURE_REFERER = "measure.bench.invalid"
+ACCEPT_LANGUAGE = "en-US,en;q=0.9"  # what a browser sends; the rules' language condition reads it
+
+# Five redirect rules, none of which holds for the benchmark's requests (see the module docstring).
+BENCH_RULES = [
+    {"conditions": {"device": "ios"}, "destination": "https://apps.apple.com/no/app/bench/id123"},
+    {"conditions": {"device": "android"}, "destination": "https://play.google.com/store/apps/details?id=no.bench"},
+    {"conditions": {"language": ["nb", "no", "nn"]}, "destination": "https://example.com/no/landing"},
+    {"conditions": {"country": ["NO", "SE", "DK", "FI"]}, "destination": "https://example.com/nordic"},
+    {"conditions": {"query": {"src": "flyer"}}, "destination": "https://example.com/flyer"},
+]
+TARGET_RULES_RATIO = 0.95
 
 # Per-thread counters live in each wrk thread's Lua state; setup() keeps the thread handles so that
 # done() (run in the main state) can add them up with thread:get().
@@ -218,7 +236,8 @@ def run_wrk(wrk: str, script: Path, url: str, seconds: float, connections: int, 
             referer: str, server_sid: int) -> WrkResult:
     """Drive ``url`` with wrk for ``seconds`` and return its counts and latencies."""
     cmd = [wrk, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "5s",
-           "-s", str(script), "-H", f"User-Agent: {USER_AGENT}", "-H", f"Referer: https://{referer}/", url]
+           "-s", str(script), "-H", f"User-Agent: {USER_AGENT}", "-H", f"Referer: https://{referer}/",
+           "-H", f"Accept-Language: {ACCEPT_LANGUAGE}", url]
     cpu0, srv0 = children_cpu_seconds(), session_cpu_seconds(server_sid)
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
     cpu1, srv1 = children_cpu_seconds(), session_cpu_seconds(server_sid)
@@ -412,7 +431,76 @@ def bench_backend(args: argparse.Namespace, wrk: str, script: Path, backend: str
         runs += [bare, tracked]
         if args.webhook:
             runs.append(measure_with_webhook(args, wrk, script, tmp, server, backend, env, db_url, campaign, tracked))
+        if args.rules:
+            runs.append(measure_with_rules(args, wrk, script, tmp, server, backend, env, db_url, campaign, tracked))
     return runs
+
+
+def measure_with_rules(args: argparse.Namespace, wrk: str, script: Path, tmp: Path, server: str, backend: str,
+                       env: dict[str, str], db_url: str, campaign: str, without: Run) -> Run:
+    """The tracker again on a link with the 5 :data:`BENCH_RULES`; ratio: req/s over ``without`` (no rules)."""
+    link = json.loads(tracker_cli(
+        env, "links", "create", "--destination", "https://example.com/landing?ref=bench",
+        "--campaign", campaign, "--source", "newsletter", "--medium", "email",
+        "--label", f"bench {server} rules", "--rules", json.dumps(BENCH_RULES), "--json"))
+    run = measure(args, wrk, script, tmp, server, backend, env, db_url, link)
+    run.app = "rules"
+    run.ratio = run.rps / without.rps if without.rps else None
+    print(f"    with 5 redirect rules (none holding, all evaluated): {run.rps:.0f} req/s, "
+          f"{_fmt(run.ratio, '.3f')} of the run without (target >= {TARGET_RULES_RATIO})", flush=True)
+    return run
+
+
+def handler_cpu(db_url: str, tmp: Path, requests: int = 40_000, blocks: int = 20) -> dict[str, float]:
+    """CPU microseconds per redirect of the WSGI handler called in this process, without and with 5 rules.
+
+    The app runs on ``db_url`` with an instance folder of its own (its spool is never replayed into the
+    benchmark's counts); blocks of each link alternate, so drift hits both alike. ``ratio``: the median
+    over the pairs of blocks of (time without rules) / (time with them), as the req/s ratios read.
+    """
+    from tracker import create_app
+    from tracker.db import get_db
+    from tracker.links.service import create_link
+
+    app = create_app({"database_url": db_url, "instance_path": str(tmp / "instance-handler"),
+                      "public_base_url": f"http://{HOST}:1", "SPOOL_BACKGROUND": False, "link_cache_seconds": 3600})
+    base = {"destination": "https://example.com/landing?ref=bench", "utm_source": "newsletter", "utm_medium": "email",
+            "utm_campaign": "handler-cpu"}
+    with get_db(app).Session() as session:
+        codes = {"without": create_link(session, app.config["SETTINGS"], {**base, "label": "cpu plain"}).code,
+                 "rules": create_link(session, app.config["SETTINGS"],
+                                      {**base, "label": "cpu rules", "rules": BENCH_RULES}).code}
+
+    def environ(code: str) -> dict[str, str]:
+        return {"REQUEST_METHOD": "GET", "PATH_INFO": f"/r/{code}", "QUERY_STRING": "", "SERVER_NAME": HOST,
+                "SERVER_PORT": "1", "HTTP_HOST": f"{HOST}:1", "REMOTE_ADDR": HOST, "wsgi.url_scheme": "http",
+                "HTTP_USER_AGENT": USER_AGENT, "HTTP_ACCEPT_LANGUAGE": ACCEPT_LANGUAGE,
+                "HTTP_REFERER": f"https://{MEASURE_REFERER}/"}
+
+    def start_response(status: str, headers: list[tuple[str, str]]) -> None:
+        assert status.startswith("302"), status
+
+    handler = app.wsgi_app
+    spent = dict.fromkeys(codes, 0.0)
+    ratios = []
+    per_block = max(1, requests // blocks)
+    for code in codes.values():  # warm: the link cache, the agent and language caches
+        for _ in range(500):
+            handler(environ(code), start_response)
+    for block in range(blocks):
+        took = {}
+        for name in (("without", "rules") if block % 2 == 0 else ("rules", "without")):
+            template = environ(codes[name])
+            started = time.process_time()
+            for _ in range(per_block):
+                handler(dict(template), start_response)
+            took[name] = time.process_time() - started
+            spent[name] += took[name]
+        ratios.append(took["without"] / took["rules"] if took["rules"] else 0.0)
+    get_db(app).engine.dispose()
+    out = {name: 1e6 * seconds / (per_block * blocks) for name, seconds in spent.items()}
+    out["ratio"] = sorted(ratios)[len(ratios) // 2]
+    return out
 
 
 @contextmanager
@@ -492,7 +580,7 @@ def verdict(runs: list[Run], servers: list[str]) -> tuple[str, bool, bool]:
     """
     tracked = [r for r in runs if r.app == "tracker"]
     out = []
-    correct = all(r.lost == 0 and not r.duplicates for r in tracked) and all(
+    correct = all(r.lost == 0 and not r.duplicates for r in runs if r.app in ("tracker", "rules")) and all(
         r.errors == 0 and r.non_3xx == 0 for r in runs)
     speed = {s: [r.rps for r in tracked if r.server == s] for s in servers}
     ranked = sorted((s for s in servers if speed[s]), key=lambda s: -sum(speed[s]) / len(speed[s]))
@@ -517,6 +605,11 @@ def verdict(runs: list[Run], servers: list[str]) -> tuple[str, bool, bool]:
         met = met and not missed
         out.append(f"targets on {best}/{r.backend}: " + ", ".join(
             f"{name} {text} {'ok' if ok else 'MISSED'}" for name, ok, text in checks))
+    for r in runs:  # redirect rules: reported beside the targets, on every server and database
+        if r.app == "rules":
+            ok = r.ratio is not None and r.ratio >= TARGET_RULES_RATIO
+            out.append(f"5 redirect rules on {r.server}/{r.backend}: ratio {_fmt(r.ratio, '.3f')} >= "
+                       f"{TARGET_RULES_RATIO} {'ok' if ok else 'MISSED'}")
     out.append(f"targets {'MET' if met else 'MISSED'} with {best}; clicks "
                + ("all stored exactly once" if correct else "NOT all stored exactly once or requests FAILED"))
     return "\n".join(out), correct, met
@@ -540,6 +633,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--pg-url", default=env.get("BENCH_POSTGRES_URL", DEFAULT_PG))
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "redirect.json")
     p.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, SQLite file)")
+    p.add_argument("--rules", action=argparse.BooleanOptionalAction, default=env.get("BENCH_RULES", "1") == "1",
+                   help="also measure a link with 5 redirect rules, none holding (default; --no-rules or "
+                        "BENCH_RULES=0 to skip); its ratio is req/s over the same server's run without rules")
     p.add_argument("--webhook", action="store_true", default=env.get("BENCH_WEBHOOK", "1") == "1",
                    help="also measure the tracker with a webhook on every click (a receiver on 127.0.0.1); "
                         "its ratio is req/s over the same server's run without")
@@ -572,6 +668,7 @@ def main(argv: list[str] | None = None) -> int:
           f"logs in {tmp}", flush=True)
     runs: list[Run] = []
     skipped: dict[str, str] = {}
+    handler: dict[str, float] = {}
     failed = False
     try:
         for backend in args.backends:
@@ -579,6 +676,11 @@ def main(argv: list[str] | None = None) -> int:
                 database = sqlite_database(tmp) if backend == "sqlite" else postgres_database(args.pg_url)
                 with database as db_url:
                     runs += bench_backend(args, wrk, script, backend, db_url, tmp)
+                    if args.rules and not handler:
+                        handler = handler_cpu(db_url, tmp)
+                        print(f"\n  the WSGI handler in this process, CPU per redirect: {handler['without']:.1f} us "
+                              f"without rules, {handler['rules']:.1f} us with 5 rules (none holding): ratio "
+                              f"{handler['ratio']:.3f} (the median of alternated blocks)", flush=True)
             except BenchError as exc:
                 if backend == "postgres" and "unreachable" in str(exc):
                     skipped[backend] = str(exc)
@@ -593,7 +695,8 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(tmp, ignore_errors=True)
 
     print("\n" + render_table(runs))
-    print("ratio: tracker req/s over bare-Flask req/s under the same server; lost: 3xx answered by wrk "
+    print("ratio: tracker req/s over bare-Flask req/s under the same server (webhook, rules: over the tracker's "
+          "run on the same server);\nlost: 3xx answered by wrk "
           "without a click row;\nextra: rows beyond wrk's answers (requests in flight when wrk stopped, at "
           f"most {2 * args.connections}); drained@end: rows stored when wrk stopped;\nreplayed: rows "
           "added by `tracker spool replay` after SIGTERM (clicks the workers had not drained);\n"
@@ -610,6 +713,7 @@ def main(argv: list[str] | None = None) -> int:
         "wrk_threads": args.wrk_threads, "duration_s": args.duration, "warmup_s": args.warmup,
         "targets": {"ratio": TARGET_RATIO, "p99_ms": TARGET_P99_MS, "lost": 0},
         "skipped": skipped, "targets_met": met, "clicks_exact": correct,
+        "handler_cpu_us": handler,  # without / with 5 redirect rules, in this process (handler_cpu)
         "runs": [asdict(r) for r in runs],
     }, indent=2) + "\n")
     print(f"wrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")

@@ -64,6 +64,12 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/api/v1/assets"): CAMPAIGN_READERS,
     ("GET", "/api/v1/assets/<int:asset_id>"): CAMPAIGN_READERS,
     ("GET", "/api/v1/assets/<int:asset_id>.png"): CAMPAIGN_READERS,
+    # short-link domains: add, change, delete (admins, marketers); read (whoever picks a link's domain)
+    ("POST", "/api/v1/domains"): CAMPAIGN_WRITERS,
+    ("GET", "/api/v1/domains"): CAMPAIGN_READERS,
+    ("GET", "/api/v1/domains/<host>"): CAMPAIGN_READERS,
+    ("PATCH", "/api/v1/domains/<host>"): CAMPAIGN_WRITERS,
+    ("DELETE", "/api/v1/domains/<host>"): CAMPAIGN_WRITERS,
     # server-side data in
     ("POST", "/api/v1/conversions"): INGEST,
     ("POST", "/api/v1/identify"): INGEST,
@@ -125,6 +131,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/links/<code>"): CAMPAIGN_READERS,
     ("GET", "/links/<code>/qr.svg"): CAMPAIGN_READERS,
     ("GET", "/links/<code>/qr.png"): CAMPAIGN_READERS,
+    ("POST", "/links/<code>/rules"): CAMPAIGN_WRITERS,  # the redirect rules editor (staff see the rules only)
     ("GET", "/assets/<int:asset_id>.png"): CAMPAIGN_READERS,
     ("POST", "/campaigns/<campaign_id>/logo"): CAMPAIGN_WRITERS,
     ("GET", "/people"): ANALYSTS,
@@ -175,7 +182,7 @@ def world(app: Any, client: Any, api_key: str) -> dict[str, Any]:
     with get_db(app).Session() as s:
         other = make_account(s, "marketer")
         values = {"campaign_id": str(campaign["id"]), "code": link["code"], "person_id": "p" + "x" * 21,
-                  "rule_id": "999999", "mention_id": "999999", "asset_id": "999999",
+                  "rule_id": "999999", "mention_id": "999999", "asset_id": "999999", "host": "go.nowhere.example",
                   "webhook_id": "999999", "delivery_id": "999999", "key_ref": "nokey", "account_id": str(other.id),
                   "campaign": campaign["slug"], "filename": "app.css", "name": "attribution",
                   "table": "credits", "chart": "credits", "fmt": "svg"}

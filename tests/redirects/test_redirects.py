@@ -75,7 +75,8 @@ def test_scan_is_told_apart_and_uniques_count_visitors(client, make_link, drain,
     assert rows[0].device_type == "mobile" and rows[0].os == "iOS"
     stats = client.get(f"/api/v1/links/{code}", headers=auth).json["stats"]
     assert stats == {"clicks": 1, "unique_clicks": 1, "scans": 2, "unique_scans": 1, "bots": 0,
-                     "countries": [{"country": None, "clicks": 1, "scans": 2, "bots": 0}]}  # loopback: unknown
+                     "countries": [{"country": None, "clicks": 1, "scans": 2, "bots": 0}],  # loopback: unknown
+                     "rules": []}  # no redirect rules (tests/rules)
 
 
 @pytest.mark.parametrize("agent", [

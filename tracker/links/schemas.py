@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from apiflask import Schema
-from apiflask.fields import AwareDateTime, Boolean, Date, Decimal, Dict, Integer, List, Nested, String
+from apiflask.fields import AwareDateTime, Boolean, Date, Decimal, Dict, Integer, List, Nested, Raw, String
 from apiflask.validators import Length, OneOf, Range
 
 from tracker.links.models import LINK_KINDS
 from tracker.links.service import MAX_EXTRA_PARAMS
+from tracker.redirects.rules import DEVICES, MAX_LIST, MAX_QUERY, MAX_RULES
 
 
 class CampaignIn(Schema):
@@ -81,6 +82,44 @@ _EXTRA_PARAMS = {"keys": String(validate=Length(1, 100)), "values": String(valid
                  "allow_none": True, "validate": Length(max=MAX_EXTRA_PARAMS)}
 
 
+# Short-link domains (tracker/domains): a host; empty or the host of public_base_url is the default domain.
+_DOMAIN = {"allow_none": True, "validate": Length(0, 253),
+           "metadata": {"description": "The short-link domain's host (GET /api/v1/domains); default: the host of "
+                                       "public_base_url. Fixed once the link exists (another one is refused)."}}
+
+
+# Redirect rules (tracker/redirects/rules.py). The service validates them, so that every error names its path
+# (rules[2].conditions.device); the schema below only documents their shape.
+_STRINGS = {"type": "array", "items": {"type": "string"}, "maxItems": MAX_LIST}
+_RULE = {
+    "type": "object", "required": ["conditions", "destination"], "additionalProperties": False,
+    "properties": {
+        "conditions": {
+            "type": "object", "minProperties": 1, "additionalProperties": False,
+            "description": "All must hold: device (any of), language (the primary tag of the browser's most "
+                           "preferred language is one of), country (ISO 3166-1 alpha-2, one of), query (every "
+                           "param of the short link's query string has its value; null: any value)",
+            "properties": {
+                "device": {"oneOf": [{"type": "string", "enum": list(DEVICES)},
+                                     {"type": "array", "items": {"type": "string", "enum": list(DEVICES)}}]},
+                "language": {**_STRINGS, "example": ["nb", "no", "nn"]},
+                "country": {**_STRINGS, "example": ["NO", "SE"]},
+                "query": {"type": "object", "maxProperties": MAX_QUERY,
+                          "additionalProperties": {"type": ["string", "null"]}},
+            }},
+        "destination": {"type": "string", "description": "Absolute http(s) URL, checked like the link's; gets "
+                                                         "the link's UTM tags, extra parameters and tid"},
+    },
+}
+
+
+def _rules_field() -> List:
+    return List(Raw(metadata=_RULE), allow_none=True, metadata={
+        "maxItems": MAX_RULES, "description": f"Redirect rules, at most {MAX_RULES}: the first whose conditions all "
+                                              "hold sends the visitor to its destination, else the link's own. "
+                                              "[] or null: none. Staff may not set them."})
+
+
 class LinkIn(Schema):
     destination = String(required=True, validate=Length(1, 2048))
     campaign = String(**_CAMPAIGN_REF)
@@ -98,6 +137,8 @@ class LinkIn(Schema):
     experiment = String(**_EXPERIMENT)
     variant = String(**_VARIANT)
     logo = Integer(**_LOGO)
+    domain = String(**_DOMAIN)
+    rules = _rules_field()
 
 
 class LinkPatch(Schema):
@@ -116,10 +157,18 @@ class LinkPatch(Schema):
     experiment = String(**_EXPERIMENT)
     variant = String(**_VARIANT)
     logo = Integer(**_LOGO)
+    domain = String(**_DOMAIN)
+    rules = _rules_field()
 
 
 class ForceQuery(Schema):
     force = Boolean(load_default=False)
+
+
+class DomainQuery(Schema):
+    domain = String(validate=Length(0, 253), metadata={
+        "description": "The link's short-link domain (its host), when the code is on more than one; default: the "
+                       "default domain's link, else the only link with the code"})
 
 
 class BulkQuery(Schema):
@@ -145,6 +194,14 @@ class CountryStats(Schema):
     bots = Integer()
 
 
+class RuleStats(Schema):
+    rule = Integer(allow_none=True, metadata={"description": "The rule's index in `rules`; null: the link's own "
+                                                             "destination"})
+    destination = String()
+    clicks = Integer(metadata={"description": "Human clicks and scans it sent since the rules last changed "
+                                              "(from that day on, report time zone)"})
+
+
 class Stats(Schema):
     clicks = Integer()
     unique_clicks = Integer()
@@ -154,6 +211,21 @@ class Stats(Schema):
     countries = List(Nested(CountryStats), metadata={
         "description": "Clicks, scans and bot hits per country since the link was made, most first, unknown last "
                        "(tracker/geo)"})
+    rules = List(Nested(RuleStats), metadata={
+        "description": "Per redirect rule, then the default (rule null): human clicks and scans since the rules "
+                       "last changed; [] when the link has no rules"})
+
+
+class ConditionsOut(Schema):
+    device = List(String())
+    language = List(String())
+    country = List(String())
+    query = Dict(keys=String(), values=String(allow_none=True))
+
+
+class RuleOut(Schema):
+    conditions = Nested(ConditionsOut)
+    destination = String()
 
 
 class HistoryOut(Schema):
@@ -164,6 +236,8 @@ class HistoryOut(Schema):
 class LinkOut(Schema):
     id = Integer()
     code = String()
+    domain = String(metadata={"description": "The short-link domain's host (tracker/domains)"})
+    default_domain = Boolean(metadata={"description": "true: the default domain (the host of public_base_url)"})
     short_url = String()
     qr_url = String()
     tracked_url = String()
@@ -186,6 +260,8 @@ class LinkOut(Schema):
     disabled = Boolean()
     channel = String(metadata={"description": "Channel derived from the taxonomy in force"})
     created_at = AwareDateTime()
+    rules = List(Nested(RuleOut), metadata={"description": "Redirect rules as stored (the first that holds wins)"})
+    rules_changed_at = AwareDateTime(allow_none=True, metadata={"description": "When the rules last changed"})
     stats = Nested(Stats)
     history = List(Nested(HistoryOut))
 

@@ -1,4 +1,11 @@
-"""Campaign and link services: validation, UTM governance, duplicates, bulk CSV. Each commits once."""
+"""Campaign and link services: validation, UTM governance, duplicates, bulk CSV. Each commits once.
+
+Short-link domains (tracker/domains): a link belongs to one domain, given as ``domain`` (a host; empty or
+the host of ``public_base_url``: the default domain) when it is created and fixed from then on (its
+printed codes carry it). Codes and slugs are unique per domain, and so is the duplicate check (the same
+destination and tags on another domain is another printed link). :func:`get_link` finds a code on a
+given domain, or without one the default domain's link, else the only link with that code.
+"""
 from __future__ import annotations
 
 import hashlib
@@ -18,10 +25,13 @@ from sqlalchemy.orm import Session
 from tracker.assets.service import asset_ref
 from tracker.config import Settings
 from tracker.db import begin_write, utcnow
+from tracker.domains.models import Domain
+from tracker.domains.service import resolve_domain
 from tracker.errors import Conflict, Forbidden, NotFound, ValidationError
 from tracker.inputs import csv_records, nul_field, row_id, to_utc
 from tracker.links.models import LINK_KINDS, OFFLINE_KINDS, Campaign, CampaignCost, Link, LinkDestinationChange
 from tracker.links.urls import MAX_TAG, merge_query, normalise_tag, validate_tag, validate_url
+from tracker.redirects.rules import validate_rules
 from tracker.webhooks.events import record_links
 
 # No 0/o, 1/l/i: codes survive print, handwriting and being read aloud. Codes are case-insensitive.
@@ -32,7 +42,8 @@ MAX_LABEL = 200
 MAX_BULK_ROWS = 10_000
 MAX_EXTRA_PARAMS = 20
 LINK_FIELDS = ("destination", "campaign", "utm_source", "utm_medium", "utm_campaign", "utm_term",
-               "utm_content", "extra_params", "kind", "label", "slug", "expires_at", "experiment", "variant", "logo")
+               "utm_content", "extra_params", "kind", "label", "slug", "expires_at", "experiment", "variant", "logo",
+               "domain", "rules")
 # A/B tests (docs/guides/marketer.md#variants): the experiment is a slug like a campaign's, the variant a short
 # arm name ("A", "B", "blue-button"). Links of one experiment with the same variant are one arm.
 VARIANT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
@@ -137,14 +148,17 @@ def _variant(value: object) -> str | None:
     return text
 
 
-def tracked_url(link: Link) -> str:
-    """Return the destination with the link's extra parameters and UTM tags merged in."""
+def tracked_url(link: Link, destination: str | None = None) -> str:
+    """Return the destination with the link's extra parameters and UTM tags merged in.
+
+    ``destination``: another URL to tag the same way (a redirect rule's destination); default the link's own.
+    """
     params = dict(link.extra_params or {})
     params.update({
         "utm_source": link.utm_source, "utm_medium": link.utm_medium, "utm_campaign": link.utm_campaign,
         "utm_term": link.utm_term or "", "utm_content": link.utm_content or "",
     })
-    return merge_query(link.destination, params)
+    return merge_query(link.destination if destination is None else destination, params)
 
 
 def fingerprint(link: Link) -> str:
@@ -152,7 +166,9 @@ def fingerprint(link: Link) -> str:
 
     A link that is an arm of an experiment adds its experiment and variant: variant B of a flyer may
     carry exactly the tags of variant A (the test is in the print) and is still a link of its own.
-    Links without a variant hash as before, so their stored fingerprints stay valid.
+    Links without a variant hash as before, so their stored fingerprints stay valid. Redirect rules are
+    not part of it (they change while the printed link stays the same one): the same destination and tags
+    with other rules is still a duplicate, created with ``force``.
     """
     key: list[Any] = [link.destination, link.utm_source, link.utm_medium, link.utm_campaign, link.utm_term,
                       link.utm_content, sorted((link.extra_params or {}).items()), link.kind, link.label]
@@ -292,6 +308,11 @@ def _apply_link(session: Session, settings: Settings, link: Link, data: Mapping[
     def given(name: str) -> bool:
         return creating or name in data
 
+    if creating:  # the short-link domain (tracker/domains); None: the default domain
+        link.domain = resolve_domain(session, settings, data.get("domain"))
+    elif "domain" in data and resolve_domain(session, settings, data.get("domain")) is not link.domain:
+        raise ValidationError("a link's domain cannot change (its short URL and QR codes may be printed): create "
+                              "a new link on the other domain", "domain")
     if given("campaign"):
         raw = data.get("campaign")
         link.campaign = _resolve_campaign(session, raw) if raw not in (None, "") else None
@@ -343,6 +364,12 @@ def _apply_link(session: Session, settings: Settings, link: Link, data: Mapping[
         if not isinstance(data["disabled"], bool):
             raise ValidationError("disabled must be true or false", "disabled")
         link.disabled = data["disabled"]
+    if given("rules"):  # redirect rules (tracker/redirects/rules.py); their counts start when they change
+        rules = validate_rules(data.get("rules"), settings.destination_domains)
+        if rules != (link.rules or []):
+            link.rules, link.rules_changed_at = rules, utcnow()
+        elif creating:
+            link.rules = rules
     link.fingerprint = fingerprint(link)
 
 
@@ -352,8 +379,11 @@ def _new_link(session: Session, settings: Settings, data: Mapping[str, Any], for
 
     A caller limited to campaigns (``scope``) may only create links of an offline kind in one of them
     (else Forbidden). That is checked before looking for a duplicate or a taken slug, so a refusal never
-    names a link the caller may not see.
+    names a link the caller may not see. Such a caller may not set redirect rules either (Forbidden, before
+    they are validated); empty ones (null, ``""``, ``[]``) are the same as none.
     """
+    if scope is not None and data.get("rules") not in (None, "", []):
+        raise Forbidden("your role may not set redirect rules: ask a marketer or an admin", "rules")
     link = Link(extra_params={}, disabled=False)
     _apply_link(session, settings, link, data, creating=True)
     if scope is not None:
@@ -365,25 +395,32 @@ def _new_link(session: Session, settings: Settings, data: Mapping[str, Any], for
         link.code = _slug(slug, "slug")
         if link.code in RESERVED_CODES:
             raise ValidationError(f"the short code {link.code!r} is reserved (it names a page or endpoint)", "slug")
-        if session.scalar(sa.select(Link.id).where(Link.code == link.code)) is not None:
-            raise Conflict(f"the short code {link.code!r} is taken", "slug")
+        if session.scalar(sa.select(Link.id).where(Link.code == link.code, _on_domain(link.domain))) is not None:
+            where = f" on {link.domain.host}" if link.domain is not None else ""
+            raise Conflict(f"the short code {link.code!r} is taken{where}", "slug")
     if not force:
-        existing = session.scalar(sa.select(Link).where(Link.fingerprint == link.fingerprint).order_by(Link.id))
+        existing = session.scalar(sa.select(Link).where(Link.fingerprint == link.fingerprint, _on_domain(link.domain))
+                                  .order_by(Link.id))
         if existing is not None:
             raise Conflict("a link with the same destination, tags, kind and label exists "
                            "(send force=true to create another)", None, existing=existing.code)
     if not slug:
-        link.code = _unused_code(session)
+        link.code = _unused_code(session, link.domain)
     link.history.append(LinkDestinationChange(destination=link.destination, changed_at=utcnow()))
     session.add(link)
     session.flush()
     return link
 
 
-def _unused_code(session: Session) -> str:
+def _on_domain(domain: Domain | None) -> sa.ColumnElement[bool]:
+    """The condition "a link of ``domain``" (None: the default domain)."""
+    return Link.domain_id.is_(None) if domain is None else Link.domain_id == domain.id
+
+
+def _unused_code(session: Session, domain: Domain | None = None) -> str:
     for length in (CODE_LENGTH, CODE_LENGTH, CODE_LENGTH + 1, CODE_LENGTH + 2):
         code = generate_code(length)
-        if session.scalar(sa.select(Link.id).where(Link.code == code)) is None:
+        if session.scalar(sa.select(Link.id).where(Link.code == code, _on_domain(domain))) is None:
             return code
     raise RuntimeError("could not find an unused short code")  # 31^8 codes: never in practice
 
@@ -445,11 +482,12 @@ def variant_defaults(session: Session, original: Link) -> dict[str, str]:
             "utm_campaign": original.utm_campaign, "utm_term": original.utm_term or "",
             "utm_content": f"{base}-{letter.lower()}"[:MAX_TAG], "extra_params": extra, "kind": original.kind,
             "label": f"{original.label} (variant {letter})"[:MAX_LABEL] if original.label else f"Variant {letter}",
-            "slug": "", "expires_at": "", "experiment": experiment, "variant": letter}
+            "slug": "", "expires_at": "", "experiment": experiment, "variant": letter,
+            "domain": original.domain.host if original.domain is not None else ""}
 
 
 def create_variant(session: Session, settings: Settings, original_code: str, data: Mapping[str, Any],
-                   force: bool = False, scope: Scope = None) -> Link:
+                   force: bool = False, scope: Scope = None, original_domain: str | None = None) -> Link:
     """Create a link as another arm of ``original_code``'s experiment; mark the original as variant A.
 
     The original gets ``experiment`` and variant ``A`` only if it had no experiment yet (a link already
@@ -460,9 +498,9 @@ def create_variant(session: Session, settings: Settings, original_code: str, dat
     ValidationError
         The new link is not valid, has no experiment, or takes the original's variant A.
     NotFound, Forbidden
-        The original does not exist or is outside ``scope``.
+        The original does not exist (on ``original_domain``, see :func:`get_link`) or is outside ``scope``.
     """
-    original = get_link(session, original_code, scope)
+    original = get_link(session, original_code, scope, domain=original_domain, settings=settings)
     try:
         if not data.get("experiment") or not data.get("variant"):
             raise ValidationError("a variant needs an experiment and a variant name", "experiment"
@@ -483,20 +521,64 @@ def create_variant(session: Session, settings: Settings, original_code: str, dat
     return link
 
 
-def get_link(session: Session, code_or_id: str | int, scope: Scope = None) -> Link:
-    code = str(code_or_id)
-    link = session.scalar(sa.select(Link).where(Link.code == normalise_code(code)))
-    if link is None and row_id(code) is not None:
-        link = session.get(Link, row_id(code))
+def get_link(session: Session, code_or_id: str | int, scope: Scope = None, *, domain: str | None = None,
+             settings: Settings | None = None) -> Link:
+    """Find a link by its code (or id) on a short-link domain.
+
+    With ``domain`` (a host; ``settings`` then needed to know the default domain's), that domain's link.
+    Without, the default domain's link with the code if there is one, else the only link with that code
+    on any domain; a code on several other domains is ambiguous. A caller limited to campaigns
+    (``scope``) only sees the links of those campaigns here: an ambiguity among links it cannot see is
+    never reported to it.
+
+    Raises
+    ------
+    NotFound
+        No such link (on that domain).
+    ValidationError
+        ``domain`` is not a short-link domain (names ``domain``).
+    Conflict
+        No ``domain`` given and the code is on several domains, none the default: ``error.hosts`` lists them.
+    Forbidden
+        The link is outside ``scope``.
+    """
+    code = normalise_code(str(code_or_id))
+    if domain not in (None, ""):
+        if settings is None:
+            raise TypeError("get_link needs the settings to read a domain")
+        on = resolve_domain(session, settings, domain)
+        link = session.scalar(sa.select(Link).where(Link.code == code, _on_domain(on)))
+        if link is None:
+            raise NotFound(f"link {code_or_id} does not exist on {domain}", "code")
+        _check_scope(scope, link.campaign_id, f"link {code_or_id}")
+        return link
+    found = list(session.scalars(sa.select(Link).where(Link.code == code).order_by(Link.id)))
+    visible = [lk for lk in found if scope is None or lk.campaign_id in scope]
+    if found and not visible:
+        _check_scope(scope, found[0].campaign_id, f"link {code_or_id}")
+    if len(visible) > 1:
+        default = [lk for lk in visible if lk.domain_id is None]
+        if not default:
+            hosts = sorted(lk.domain.host for lk in visible if lk.domain is not None)
+            raise Conflict(f"the code {code} is on several short-link domains ({', '.join(hosts)}): say which "
+                           "with domain", "domain", hosts=hosts)
+        return default[0]
+    link = visible[0] if visible else None
+    if link is None and row_id(str(code_or_id)) is not None:
+        link = session.get(Link, row_id(str(code_or_id)))
     if link is None:
         raise NotFound(f"link {code_or_id} does not exist", "code")
     _check_scope(scope, link.campaign_id, f"link {code_or_id}")
     return link
 
 
-def update_link(session: Session, settings: Settings, code: str, data: Mapping[str, Any]) -> Link:
-    """Change a link; a new destination is appended to its history. The code never changes."""
-    link = get_link(session, code)
+def update_link(session: Session, settings: Settings, code: str, data: Mapping[str, Any],
+                domain: str | None = None) -> Link:
+    """Change a link (found as :func:`get_link` does, on ``domain``); a new destination is appended to its history.
+
+    The code never changes, nor the domain (``domain`` in ``data`` naming another one is refused, naming it).
+    """
+    link = get_link(session, code, domain=domain, settings=settings)
     if "slug" in data:
         raise ValidationError("a link's short code cannot change (it may be printed)", "slug")
     before = link.destination

@@ -19,6 +19,7 @@ from tracker.links.schemas import (
     CampaignPatch,
     CostIn,
     CostOut,
+    DomainQuery,
     ForceQuery,
     LinkFilter,
     LinkIn,
@@ -113,21 +114,26 @@ def list_links(query: dict[str, Any]) -> dict[str, Any]:
 
 @bp.get("/links/<code>")
 @requires("links:read")
+@bp.input(DomainQuery, location="query", arg_name="query")
 @bp.output(LinkOut)
-def get_link(code: str) -> dict[str, Any]:
+@bp.doc(responses={409: "The code is on several short-link domains and none is the default: give `domain` "
+                        "(`error.hosts` lists them)"})
+def get_link(code: str, query: dict[str, Any]) -> dict[str, Any]:
     """Get a link by its code, with totals and destination history"""
     session = db_session()
-    return links_out(session, _settings(), [service.get_link(session, code, campaign_scope())], history=True)[0]
+    link = service.get_link(session, code, campaign_scope(), domain=query.get("domain"), settings=_settings())
+    return links_out(session, _settings(), [link], history=True)[0]
 
 
 @bp.patch("/links/<code>")
 @requires("links:write")
+@bp.input(DomainQuery, location="query", arg_name="query")
 @bp.input(LinkPatch, arg_name="data")
 @bp.output(LinkOut)
-def update_link(code: str, data: dict[str, Any]) -> dict[str, Any]:
-    """Change a link (destination changes are kept as history; the code never changes)"""
+def update_link(code: str, query: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    """Change a link (destination changes are kept as history; the code and domain never change)"""
     session = db_session()
-    link = service.update_link(session, _settings(), code, data)
+    link = service.update_link(session, _settings(), code, data, domain=query.get("domain"))
     current_app.extensions["tracker.redirects"]["cache"].clear()
     return links_out(session, _settings(), [link], history=True)[0]
 

@@ -20,6 +20,7 @@ from tracker.auth.access import campaign_scope, page_requires, permits, sign_out
 from tracker.auth.service import authenticate
 from tracker.config import Settings
 from tracker.db import db_session
+from tracker.domains.service import default_host, list_domains, qr_url
 from tracker.errors import Conflict, DomainError, Forbidden, ValidationError
 from tracker.geo.charts import country_chart
 from tracker.geo.stats import country_rows
@@ -27,7 +28,7 @@ from tracker.links import service
 from tracker.links.models import LINK_KINDS, OFFLINE_KINDS
 from tracker.links.serialize import links_out
 from tracker.links.urls import local_path
-from tracker.pages import csrf
+from tracker.pages import csrf, rules_form
 from tracker.pages import reports as reporting
 from tracker.pages.charts import daily_chart
 from tracker.pages.summary import campaign_totals
@@ -93,6 +94,16 @@ def report_tabs_context() -> dict[str, Any]:
     """The report pages of every package, for the tab strip (``tabs`` in pages/_report.html) and the menu."""
     return {"report_specs": reporting.REPORTS, "more_reports": reporting.MORE_REPORTS,
             "report_blueprints": reporting.REPORT_BLUEPRINTS}
+
+
+@bp.app_template_global("link_domain")
+def link_domain(link: Any) -> str | None:
+    """The ``domain`` argument of every page URL of a link: its short-link domain's host, None (left out of the
+    URL) on the default domain: ``url_for("pages.link", code=link.code, domain=link_domain(link))`` gives
+    ``/links/<code>?domain=go.brand.no``. ``link`` is a Link or an item of ``links_out``."""
+    if isinstance(link, Mapping):
+        return None if link["default_domain"] else str(link["domain"])
+    return None if link.domain is None else str(link.domain.host)
 
 
 @bp.after_request
@@ -242,12 +253,16 @@ def _local_datetime(raw: str, tz: ZoneInfo) -> datetime | None:
 def _builder(values: Mapping[str, str], error: DomainError | None = None,
              existing: str | None = None, original: Any = None) -> str:
     settings = _settings()
+    # The short-link domains (tracker/domains), the default first; no select while there is only the default.
+    domains = list_domains(db_session())
+    domain_options = [("", f"{default_host(settings)} (default)")] + [(d.host, d.host) for d in domains] \
+        if domains else []
     return render_template(
         "pages/link_new.html", values=values, errors=_errors(error), existing=existing, original=original,
         campaign_options=[(str(c.id), c.name) for c in service.list_campaigns(db_session(), campaign_scope())],
         medium_options=[(m, m) for m in sorted(settings.taxonomy.allowed_mediums)],
         kind_options=[(k, k) for k in (LINK_KINDS if campaign_scope() is None else OFFLINE_KINDS)],
-        timezone=settings.report_timezone)
+        domain_options=domain_options, timezone=settings.report_timezone)
 
 
 @bp.route("/links/new", methods=["GET", "POST"])
@@ -255,29 +270,33 @@ def _builder(values: Mapping[str, str], error: DomainError | None = None,
 def new_link() -> str | Response | tuple[str, int]:
     # ``variant_of``: "Duplicate as variant B" on a link's page (docs/guides/marketer.md#variants). Marking the
     # original as variant A changes it, so it takes links:write.
-    variant_of = (request.args.get("variant_of") if request.method == "GET" else request.form.get("variant_of")) or ""
+    # ``variant_domain``: the original's short-link domain when it is not the default one.
+    source = request.args if request.method == "GET" else request.form
+    variant_of, variant_domain = source.get("variant_of") or "", source.get("variant_domain") or ""
     original = None
     if variant_of:
         if not permits(g.account, "links:write"):
             raise Forbidden("making a variant changes the original link: your role may not change links", "variant_of")
-        original = service.get_link(db_session(), variant_of, campaign_scope())
+        original = service.get_link(db_session(), variant_of, campaign_scope(), domain=variant_domain,
+                                    settings=_settings())
     if request.method == "GET":
         if original is not None:
-            return _builder({**service.variant_defaults(db_session(), original), "variant_of": original.code},
-                            original=original)
+            return _builder({**service.variant_defaults(db_session(), original), "variant_of": original.code,
+                             "variant_domain": variant_domain}, original=original)
         kind = "online" if campaign_scope() is None else OFFLINE_KINDS[0]
         return _builder({"campaign": request.args.get("campaign", ""), "kind": kind})
     settings = _settings()
     values = {name: request.form.get(name, "").strip() for name in service.LINK_FIELDS}
     if original is not None:
-        values["variant_of"] = original.code
+        values["variant_of"], values["variant_domain"] = original.code, variant_domain
     try:
         data: dict[str, Any] = dict(values, expires_at=_local_datetime(values["expires_at"], settings.tz))
         data.pop("variant_of", None)
+        data.pop("variant_domain", None)
         force = request.form.get("force") == "1"
         if original is not None:
             link = service.create_variant(db_session(), settings, original.code, data, force=force,
-                                          scope=campaign_scope())
+                                          scope=campaign_scope(), original_domain=variant_domain)
         else:
             link = service.create_link(db_session(), settings, data, force=force, scope=campaign_scope())
     except Conflict as exc:
@@ -287,16 +306,16 @@ def new_link() -> str | Response | tuple[str, int]:
     if original is not None:
         flash(f"Variant {link.variant} of experiment {link.experiment} created"
               + (" (the original link is variant A)." if original.variant == "A" else "."), "success")
-        return redirect(url_for("pages.link", code=link.code), 303)
+        return redirect(url_for("pages.link", code=link.code, domain=link_domain(link)), 303)
     flash("Link created.", "success")
-    return redirect(url_for("pages.link", code=link.code), 303)
+    return redirect(url_for("pages.link", code=link.code, domain=link_domain(link)), 303)
 
 
 @bp.get("/links/<code>")
 @page_requires("links:read")
 def link(code: str) -> str:
     db = db_session()
-    found = service.get_link(db, code, campaign_scope())
+    found = service.get_link(db, code, campaign_scope(), domain=request.args.get("domain"), settings=_settings())
     item = links_out(db, _settings(), [found], history=True)[0]
     chart = daily_chart(daily_series(db, link_id=found.id, days=CHART_DAYS, today=_today()))
     experiment = found.experiment or (found.campaign.slug if found.campaign else found.utm_campaign)
@@ -308,12 +327,43 @@ def link(code: str) -> str:
             next_variant = None
     qr = qr_preview(db, found, request.args)  # the QR card's logo and caption options
     return render_template("pages/link.html", link=item, campaign=found.campaign, chart=chart, qr=qr,
-                           next_variant=next_variant, countries=country_chart(country_rows(db, link_id=found.id)))
+                           next_variant=next_variant, countries=country_chart(country_rows(db, link_id=found.id)),
+                           rules=_rules_card(found, item))
+
+
+def _rules_card(found: Any, item: Mapping[str, Any]) -> dict[str, Any]:
+    """The redirect rules card: the rules with their counts and, for links:write, the editor's rows
+    (the rows as sent, with the errors, after a refused save: see :func:`link_rules`)."""
+    rows, errors = g.get("rules_form") or (rules_form.rows_of(found.rules or []), {})
+    return {"stats": item["stats"]["rules"], "since": found.rules_changed_at,
+            "conditions": [rules_form.conditions_text(r["conditions"]) for r in found.rules or []],
+            "editable": permits(g.account, "links:write"), "rows": rows, "errors": errors,
+            "template": rules_form.blank_row("__ROW__", ""), "devices": rules_form.DEVICE_LABELS}
+
+
+@bp.post("/links/<code>/rules")
+@page_requires("links:write")
+def link_rules(code: str) -> Response | tuple[str, int]:
+    """Save the redirect rules editor of a link's page; a refusal shows the page again with the error at its field."""
+    rows = rules_form.form_rows(request.form)
+    rules, row_ids = rules_form.rules_of(rows)
+    try:
+        found = service.update_link(db_session(), _settings(), code, {"rules": rules},
+                                    domain=request.args.get("domain"))
+    except ValidationError as exc:
+        if not any(rules_form.is_blank(row) for row in rows):  # keep a blank rule to add one with
+            rows.append(rules_form.blank_row(max((int(r["id"]) for r in rows), default=-1) + 1, len(rows) + 1))
+        g.rules_form = (rows, rules_form.row_errors(exc, row_ids))
+        return link(code), exc.status
+    current_app.extensions["tracker.redirects"]["cache"].clear()  # this worker at once, the others within seconds
+    flash("Redirect rules saved." if found.rules else "Redirect rules removed.", "success")
+    return redirect(url_for("pages.link", code=found.code, domain=link_domain(found), _anchor="rules"), 303)
 
 
 def _qr_image(code: str, svg: bool) -> Response:
-    link_ = service.get_link(db_session(), code, campaign_scope())
-    url = f"{_settings().public_base_url}/q/{link_.code}"
+    link_ = service.get_link(db_session(), code, campaign_scope(), domain=request.args.get("domain"),
+                             settings=_settings())
+    url = qr_url(link_, _settings())  # on the link's short-link domain (tracker/domains)
     resp = Response(link_image(db_session(), link_, url, {name: request.args.get(name) for name in QR_ARGS}, svg),
                     mimetype="image/svg+xml" if svg else "image/png")
     disposition = "attachment" if request.args.get("download") == "1" else "inline"

@@ -17,6 +17,7 @@ from attribution.channels import channel_of
 from attribution.selfreports import tie_answers
 from tracker.config import Settings
 from tracker.conversions.models import Conversion
+from tracker.domains.models import Domain
 from tracker.links.models import Campaign, Link
 from tracker.people.service import require_person
 from tracker.redirects.models import Click
@@ -38,13 +39,13 @@ def person_journey(session: Session, settings: Settings, person_id: str) -> list
     items: list[dict[str, Any]] = []
 
     clicks = session.execute(
-        sa.select(Click, Link.code, Campaign.slug).join(Link, Click.link_id == Link.id)
-        .outerjoin(Campaign, Link.campaign_id == Campaign.id)
+        sa.select(Click, Link.code, Campaign.slug, Domain.host).join(Link, Click.link_id == Link.id)
+        .outerjoin(Campaign, Link.campaign_id == Campaign.id).outerjoin(Domain, Link.domain_id == Domain.id)
         .where(Click.person_id == person_id).order_by(Click.ts, Click.tid).limit(MAX_ITEMS))
-    for click, code, campaign in clicks:
+    for click, code, campaign, host in clicks:
         items.append({
             "kind": "scan" if click.via == "qr" else "click", "id": click.tid, "ts": click.ts,
-            "via": click.via, "link_code": code, "campaign": campaign, "outcome": click.outcome,
+            "via": click.via, "link_code": code, "link_domain": host, "campaign": campaign, "outcome": click.outcome,
             "utm_source": click.utm_source, "utm_medium": click.utm_medium, "utm_campaign": click.utm_campaign,
             "utm_term": click.utm_term, "utm_content": click.utm_content, "is_bot": click.is_bot,
             "channel": channel_of(click.utm_source, click.utm_medium, taxonomy), "is_touch": True,

@@ -5,6 +5,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from tracker.config import Settings
+from tracker.domains.service import qr_url, short_url
 from tracker.links.models import OFFLINE_KINDS, Link
 from tracker.links.service import get_campaign
 from tracker.qr.branding import DEFAULT, default_logo_id, logo_image, logo_override
@@ -24,12 +25,11 @@ def campaign_sheet(session: Session, settings: Settings, campaign_id: str, paper
     stmt = sa.select(Link).where(Link.campaign_id == campaign.id, Link.disabled.is_(False)).order_by(Link.id)
     if not include_online:
         stmt = stmt.where(Link.kind.in_(OFFLINE_KINDS))
-    base = settings.public_base_url
     items = []
-    for link in session.scalars(stmt):
+    for link in session.scalars(stmt):  # each code on its link's short-link domain (tracker/domains)
         asset_id = default_logo_id(link, campaign) if chosen is DEFAULT else chosen
-        items.append(SheetItem(url=f"{base}/q/{link.code}", label=link.label or link.code,
-                               caption=f"{base}/r/{link.code}".split("://", 1)[-1],
+        items.append(SheetItem(url=qr_url(link, settings), label=link.label or link.code,
+                               caption=short_url(link, settings).split("://", 1)[-1],
                                logo=logo_image(session, asset_id),  # type: ignore[arg-type]
                                call_to_action=call_to_action))
     return f"{campaign.slug}-qr-sheet.pdf", qr_sheet_pdf(items, title=campaign.name, paper=paper)

@@ -8,6 +8,7 @@ from flask import Response, current_app
 
 from tracker.auth.access import campaign_scope, requires
 from tracker.db import db_session
+from tracker.domains.service import qr_url
 from tracker.links.service import get_campaign, get_link
 from tracker.qr import sheets
 from tracker.qr.branding import NO_LOGO, link_image
@@ -29,6 +30,8 @@ class QrQuery(Schema):
                        "link's logo, else its campaign's. With a logo, error correction is H."})
     caption = String(validate=Length(0, MAX_CAPTION), metadata={
         "description": "A call to action printed under the code, e.g. `Skann meg`"})
+    domain = String(validate=Length(0, 253), metadata={
+        "description": "The link's short-link domain, when its code is on more than one (GET /api/v1/links/<code>)"})
 
 
 class SheetQuery(Schema):
@@ -43,9 +46,9 @@ class SheetQuery(Schema):
 
 def _image(code: str, query: dict[str, object], svg: bool) -> Response:
     settings = current_app.config["SETTINGS"]
-    link = get_link(db_session(), code, campaign_scope())
-    url = f"{settings.public_base_url}/q/{link.code}"
-    body = link_image(db_session(), link, url, query, svg)
+    domain = query.get("domain")
+    link = get_link(db_session(), code, campaign_scope(), domain=str(domain) if domain else None, settings=settings)
+    body = link_image(db_session(), link, qr_url(link, settings), query, svg)  # the URL on the link's domain
     resp = Response(body, mimetype="image/svg+xml" if svg else "image/png")
     resp.headers["Content-Disposition"] = f'inline; filename="{link.code}.{"svg" if svg else "png"}"'
     return resp

@@ -22,6 +22,13 @@
 - **Never seen**: a code with no usable entry, in memory or on disk, while the database is
   unavailable raises :class:`LinkUnavailable`; the redirect answers 503 with a retry page and
   ``Retry-After``.
+- **Per domain**: a code is unique per short-link domain, so entries are keyed by :func:`link_key`:
+  ``"<code>"`` on the default domain, ``"<domain id>/<code>"`` on another (codes never hold ``/``).
+- **The domain map**: host -> :class:`DomainRoute` of every registered short-link domain
+  (:meth:`LinkCache.domains`), which the redirect routes the request's ``Host`` with. It is read through
+  the same lookup threads, trusted for ``link_cache_seconds`` like a link, served stale under the same
+  bound when the database fails, and kept in the last-known-links file (key :data:`DOMAINS_KEY`), so a
+  worker started during an outage still routes the hosts it knew.
 """
 from __future__ import annotations
 
@@ -51,9 +58,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 from werkzeug.urls import iri_to_uri
 
+from tracker.domains.models import Domain
 from tracker.links.models import Campaign, Link
 from tracker.links.service import tracked_url
 from tracker.links.urls import merge_query
+from tracker.redirects.rules import CompiledRule, compile_rule
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +71,16 @@ RETRY_SECONDS = 1.0  # after a failed lookup, the database is asked again no soo
 PERSIST_SECONDS = 60.0  # an unchanged link is written to the last-known-links file at most this often
 LAST_KNOWN_FILE = "last-known-links.sqlite"
 LOOKUP_THREADS = 2  # per worker; when all are stuck on a stalled database, lookups fail at once
+DOMAINS_KEY = "/domains"  # the domain map's key in the lookup queue and the last-known-links file (no link's)
+
+
+def link_key(domain_id: int | None, code: str) -> str:
+    """The cache key of ``code`` on a domain: the code itself on the default domain (``domain_id`` None).
+
+    >>> link_key(None, "expo"), link_key(3, "expo")
+    ('expo', '3/expo')
+    """
+    return code if domain_id is None else f"{domain_id}/{code}"
 
 
 class LinkUnavailable(Exception):
@@ -73,7 +92,9 @@ class LinkSnapshot:
     """What the redirect needs of a link, computed once per cache fill.
 
     Locations are ready for the ``Location`` header (IRIs encoded to ASCII URIs). The tracked URL is
-    kept split around the click id, so a redirect only has to join three strings.
+    kept split around the click id, so a redirect only has to join three strings. ``rules``: the link's
+    redirect rules compiled (:mod:`tracker.redirects.rules`), each with its locations made the same way;
+    empty for most links, which then cost the redirect one attribute check.
     """
 
     id: int
@@ -87,16 +108,22 @@ class LinkSnapshot:
     utm_campaign: str
     utm_term: str | None
     utm_content: str | None
+    rules: tuple[CompiledRule, ...] = ()
 
     @classmethod
     def build(cls, link: Link, fallback_url: str | None) -> LinkSnapshot:
-        with_mark = iri_to_uri(merge_query(tracked_url(link), {"tid": TID_MARK}))
-        before, _, after = with_mark.rpartition(TID_MARK)
+        before, after = _split_at_tid(tracked_url(link))
+        rules = []
+        for rule in link.rules or ():  # destinations tagged like the link's own (tracker.links.service)
+            rule_before, rule_after = _split_at_tid(tracked_url(link, rule["destination"]))
+            rules.append(compile_rule(rule["conditions"], rule_before, rule_after,
+                                      merge_query(rule_before + rule_after, {"tid": ""})))
         return cls(
             id=link.id, location_before_tid=before, location_after_tid=after,
             fallback_location=iri_to_uri(fallback_url) if fallback_url else None, disabled=link.disabled,
             expires_at=link.expires_at, utm_source=link.utm_source, utm_medium=link.utm_medium,
-            utm_campaign=link.utm_campaign, utm_term=link.utm_term, utm_content=link.utm_content)
+            utm_campaign=link.utm_campaign, utm_term=link.utm_term, utm_content=link.utm_content,
+            rules=tuple(rules))
 
     def live(self, now: datetime) -> bool:
         """False when the link is disabled or expired (it goes to the fallback, or answers 410)."""
@@ -111,15 +138,47 @@ class LinkSnapshot:
         return merge_query(self.location_before_tid + self.location_after_tid, {"tid": ""})
 
     def to_json(self) -> str:
-        fields = dataclasses.asdict(self)
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         fields["expires_at"] = self.expires_at.isoformat() if self.expires_at else None
+        fields["rules"] = [rule.to_dict() for rule in self.rules]
         return json.dumps(fields, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> LinkSnapshot:
         fields = json.loads(text)
         fields["expires_at"] = datetime.fromisoformat(fields["expires_at"]) if fields["expires_at"] else None
+        # A file written before rules existed has no "rules": no rules.
+        fields["rules"] = tuple(CompiledRule.from_dict(rule) for rule in fields.get("rules", ()))
         return cls(**fields)
+
+
+def _split_at_tid(url: str) -> tuple[str, str]:
+    """``url`` with ``tid=`` added, as an ASCII URI split where the click id goes."""
+    before, _, after = iri_to_uri(merge_query(url, {"tid": TID_MARK})).rpartition(TID_MARK)
+    return before, after
+
+
+@dataclass(frozen=True)
+class DomainRoute:
+    """What the redirect needs of a registered short-link domain."""
+
+    id: int  # links.domain_id: the key of its links (:func:`link_key`) and of its orphan visits
+    not_found_location: str | None  # where unknown codes on it go (302), ready for ``Location``; None: 404
+
+
+@dataclass(frozen=True)
+class DomainMap:
+    """host (lower-case ASCII, no port) -> :class:`DomainRoute` of every registered short-link domain."""
+
+    hosts: dict[str, DomainRoute]
+
+    def to_json(self) -> str:
+        return json.dumps({host: dataclasses.asdict(route) for host, route in self.hosts.items()},
+                          separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> DomainMap:
+        return cls({host: DomainRoute(**route) for host, route in json.loads(text).items()})
 
 
 @dataclass
@@ -153,16 +212,24 @@ class LastKnownLinks:
             conn.close()
 
     def save(self, code: str, snapshot: LinkSnapshot | None, read_at: float) -> bool:
-        """Record that ``code`` was ``snapshot`` at wall time ``read_at``; False when it could not be written."""
+        """Record that ``code`` (a :func:`link_key`) was ``snapshot`` at wall time ``read_at``; False when it
+        could not be written."""
+        return self._save(code, snapshot.to_json() if snapshot is not None else None, read_at)
+
+    def save_domains(self, domains: DomainMap, read_at: float) -> bool:
+        """Record the domain map read at wall time ``read_at`` (key :data:`DOMAINS_KEY`)."""
+        return self._save(DOMAINS_KEY, domains.to_json(), read_at)
+
+    def _save(self, key: str, text: str | None, read_at: float) -> bool:
         try:
             with self._conn() as conn:
                 conn.execute(
                     "INSERT INTO links (code, link, read_at) VALUES (?, ?, ?) ON CONFLICT (code) DO UPDATE "
                     "SET link = excluded.link, read_at = excluded.read_at WHERE excluded.read_at > links.read_at",
-                    (code, snapshot.to_json() if snapshot is not None else None, read_at))
+                    (key, text, read_at))
             return True
         except (sqlite3.Error, OSError) as exc:
-            log.warning("could not write %s to %s: %s", code, self.path, exc)
+            log.warning("could not write %s to %s: %s", key, self.path, exc)
             return False
 
     def load(self, code: str) -> tuple[LinkSnapshot | None, float] | None:
@@ -175,6 +242,18 @@ class LastKnownLinks:
             return (LinkSnapshot.from_json(row[0]) if row[0] is not None else None), float(row[1])
         except (sqlite3.Error, OSError, ValueError, TypeError, KeyError) as exc:
             log.warning("could not read %s from %s: %s", code, self.path, exc)
+            return None
+
+    def load_domains(self) -> tuple[DomainMap, float] | None:
+        """``(domain map, wall time read)``, or None when the file holds none (or cannot be read)."""
+        try:
+            with self._conn() as conn:
+                row = conn.execute("SELECT link, read_at FROM links WHERE code = ?", (DOMAINS_KEY,)).fetchone()
+            if row is None or row[0] is None:
+                return None
+            return DomainMap.from_json(row[0]), float(row[1])
+        except (sqlite3.Error, OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            log.warning("could not read the domain map from %s: %s", self.path, exc)
             return None
 
 
@@ -210,11 +289,16 @@ class LinkCache:
         self.last_known = last_known
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._lock = threading.Lock()
-        self._pending: dict[str, Future[LinkSnapshot | None]] = {}
+        self._pending: dict[str, Future[Any]] = {}  # LinkSnapshot | None, or the DomainMap (DOMAINS_KEY)
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._threads_pid: int | None = None
         self._down_until = 0.0  # monotonic: no lookups before this after a failure
         self.failures = 0  # lookups that failed or timed out (for tests and logs)
+        # The domain map (see the module docstring): None until first read, from the database or the file.
+        self._domains: DomainMap | None = None
+        self._domains_fresh_until = 0.0  # monotonic
+        self._domains_loaded_at = 0.0  # monotonic time of the database read it came from
+        self._domains_persisted_at = 0.0  # monotonic time this worker last wrote it to the file
 
     @classmethod
     def from_settings(cls, settings: Any) -> LinkCache:
@@ -250,9 +334,32 @@ class LinkCache:
                         return snapshot
             raise
 
+    def domains(self) -> DomainMap:
+        """The registered short-link domains by host; raise :class:`LinkUnavailable` (see the module)."""
+        now = time.monotonic()
+        current = self._domains
+        if current is not None and self._domains_fresh_until > now:
+            return current
+        try:
+            return self._lookup(DOMAINS_KEY, now)  # type: ignore[return-value]
+        except LinkUnavailable:
+            if current is not None and now - self._domains_loaded_at <= self.stale_seconds:
+                return current
+            known = self.last_known.load_domains() if self.last_known is not None else None
+            if known is not None:
+                domains, read_at = known
+                age = time.time() - read_at
+                if (current is None or age < now - self._domains_loaded_at) and 0 <= age <= self.stale_seconds:
+                    self._domains, self._domains_loaded_at, self._domains_fresh_until = domains, now - age, 0.0
+                    self._domains_persisted_at = now - age
+                    return domains
+            raise
+
     def clear(self) -> None:
+        """Forget every link, and read the domain map again on next use (an edit made by this worker)."""
         with self._lock:
             self._entries.clear()
+            self._domains_fresh_until = 0.0
 
     def _touch(self, code: str) -> None:
         try:
@@ -278,7 +385,16 @@ class LinkCache:
                 self._entries.popitem(last=False)
 
     # ---- lookups on daemon threads, waited for with a timeout -----------------------------------
-    def _lookup(self, code: str, now: float) -> LinkSnapshot | None:
+    def _store_domains(self, domains: DomainMap, loaded_at: float) -> None:
+        """Keep the domain map read at monotonic ``loaded_at``; write it to the file when it changed (or once
+        a minute)."""
+        if self.last_known is not None and (
+                domains != self._domains or loaded_at - self._domains_persisted_at >= PERSIST_SECONDS):
+            if self.last_known.save_domains(domains, time.time() - (time.monotonic() - loaded_at)):
+                self._domains_persisted_at = loaded_at
+        self._domains, self._domains_loaded_at, self._domains_fresh_until = domains, loaded_at, loaded_at + self.ttl
+
+    def _lookup(self, code: str, now: float) -> LinkSnapshot | DomainMap | None:
         if now < self._down_until:
             raise LinkUnavailable(code)
         with self._lock:
@@ -314,32 +430,44 @@ class LinkCache:
                              daemon=True).start()
         weakref.finalize(self, _stop_lookups, jobs, LOOKUP_THREADS)
 
-    def _run_lookup(self, code: str, future: Future[LinkSnapshot | None]) -> None:
+    def _run_lookup(self, code: str, future: Future[Any]) -> None:
         try:
-            snapshot = self._load(code)
+            value = self._load_domains() if code == DOMAINS_KEY else self._load(code)
         except BaseException as exc:  # handed to the waiting request, which decides
             with self._lock:
                 self._pending.pop(code, None)
             future.set_exception(exc)
             return
-        self._store(code, snapshot, time.monotonic())
+        if code == DOMAINS_KEY:
+            self._store_domains(value, time.monotonic())
+        else:
+            self._store(code, value, time.monotonic())
         with self._lock:
             self._pending.pop(code, None)
-        future.set_result(snapshot)
+        future.set_result(value)
 
-    def _load(self, code: str) -> LinkSnapshot | None:
+    def _load(self, key: str) -> LinkSnapshot | None:
+        """The link of a :func:`link_key` (``"<domain id>/<code>"``, or the code on the default domain)."""
+        domain_id, _, code = key.rpartition("/")
+        on_domain = Link.domain_id == int(domain_id) if domain_id else Link.domain_id.is_(None)
         with self.session_factory() as session:
             row = session.execute(
                 sa.select(Link, Campaign.fallback_url).outerjoin(Campaign, Link.campaign_id == Campaign.id)
-                .where(Link.code == code)).first()
+                .where(Link.code == code, on_domain)).first()
             if row is None:
                 return None
             link, fallback = row
             return LinkSnapshot.build(link, fallback)
 
+    def _load_domains(self) -> DomainMap:
+        with self.session_factory() as session:
+            rows = session.execute(sa.select(Domain.host, Domain.id, Domain.not_found_url))
+            return DomainMap({host: DomainRoute(id=domain_id, not_found_location=iri_to_uri(url) if url else None)
+                              for host, domain_id, url in rows})
+
 
 def _serve_lookups(ref: weakref.ref[LinkCache],
-                   jobs: queue.SimpleQueue[tuple[str, Future[LinkSnapshot | None]] | None]) -> None:
+                   jobs: queue.SimpleQueue[tuple[str, Future[Any]] | None]) -> None:
     while (job := jobs.get()) is not None:
         cache = ref()
         if cache is None:

@@ -21,6 +21,8 @@ from tracker.people.models import Identity
 from tracker.people.service import merge, new_person_id
 from tracker.privacy.erasure import drop_erased
 from tracker.redirects.models import Click, LinkDailyStat, LinkVisitor, OrphanVisit
+from tracker.redirects.rules import MAX_RULES
+from tracker.redirects.stats import update_rule_stats
 from tracker.selfreports.models import SelfReport
 from tracker.touchpoints.models import LandingVisit
 from tracker.webhooks.events import record_clicks
@@ -82,6 +84,7 @@ def write_batch(session: Session, records: list[dict[str, Any]], tz: ZoneInfo) -
     records = drop_erased(session, records)  # lines of people erased meanwhile bring nobody back
     clicks: list[dict[str, Any]] = []
     orphans: list[dict[str, Any]] = []
+    ruled: dict[str, int] = {}  # tid -> redirect rule (-1: the default) of clicks on links that have rules
     for rec in records:
         ts = datetime.fromisoformat(rec["ts"])
         if ts.tzinfo is None:
@@ -93,10 +96,14 @@ def write_batch(session: Session, records: list[dict[str, Any]], tz: ZoneInfo) -
             "user_agent": ua, "ip_hash": rec.get("ip"), "is_bot": device.is_bot,
         }
         if rec.get("t") == "orphan":
-            orphans.append({**common, "code": rec["code"][:200]})
+            orphans.append({**common, "code": rec["code"][:200], "domain_id": rec.get("dom")})  # dom: tracker/domains
         else:
+            rule = rec.get("rl")  # only clicks of links with redirect rules carry it (tracker/redirects/handler.py)
+            if rule is not None:
+                rule = ruled[rec["tid"]] = rule if type(rule) is int and -1 <= rule < MAX_RULES else -1
             clicks.append({
                 **common, "link_id": rec["link"], "outcome": rec.get("outcome", "redirect"),
+                "rule": rule if rule is not None and rule >= 0 else None,
                 "visitor_id": rec.get("vid"), "browser": device.browser, "os": device.os,
                 "device_type": device.device_type, "utm_source": rec.get("us"), "utm_medium": rec.get("um"),
                 "utm_campaign": rec.get("uc"), "utm_term": rec.get("ut"), "utm_content": rec.get("uo"),
@@ -122,6 +129,8 @@ def write_batch(session: Session, records: list[dict[str, Any]], tz: ZoneInfo) -
         new = len(fresh)
         _update_aggregates(session, insert, fresh, tz)
         update_country_stats(session, insert, fresh, tz)  # link_country_stats, as link_daily_stats
+        if ruled:  # link_rule_stats: only links with rules are counted, the others cost nothing here
+            update_rule_stats(session, insert, [c for c in fresh if c["tid"] in ruled], ruled, tz)
         record_clicks(session, fresh)  # webhooks: click.recorded deliveries, in this transaction
     session.commit()
     return new

@@ -1,4 +1,5 @@
-// Tracker pages: copy buttons. Served as a static file (the Content-Security-Policy forbids inline scripts).
+// Tracker pages: copy buttons, and the redirect rules editor (at the end). Served as a static file (the
+// Content-Security-Policy forbids inline scripts).
 // A button with data-copy="<input id>" copies that input's value with the Clipboard API; where the API
 // is missing or refused (plain http on a non-local host, old browsers) the text is selected instead so
 // Ctrl+C / long-press copies it.
@@ -78,5 +79,79 @@
     if (target && target.matches && target.matches(".copy-row input[readonly]")) {
       window.setTimeout(function () { selectText(target); }, 0);
     }
+  });
+}());
+
+// The redirect rules editor on a link's page (tracker/templates/pages/_rules.html). The form works without this
+// script (position numbers, "Remove this rule", one blank rule); with it, "Add a rule" appends a blank rule and
+// "Move up" / "Move down" reorder them, keeping the position numbers in step.
+(function () {
+  "use strict";
+
+  var form = document.getElementById("rules-form");
+  if (!form) {
+    return;
+  }
+  var rows = document.getElementById("rule-rows");
+  var template = document.getElementById("rule-template");
+  var add = document.getElementById("add-rule");
+
+  function renumber() {
+    var all = rows.querySelectorAll("[data-rule-row]");
+    for (var i = 0; i < all.length; i++) {
+      var position = all[i].querySelector("input[name$='-position']");
+      if (position) {
+        position.value = String(i + 1);
+      }
+      var number = all[i].querySelector("[data-rule-number]");
+      if (number) {
+        number.textContent = String(i + 1);
+      }
+    }
+  }
+
+  function nextId() {
+    var highest = -1;
+    var all = rows.querySelectorAll("[data-rule-row]");
+    for (var i = 0; i < all.length; i++) {
+      highest = Math.max(highest, parseInt(all[i].getAttribute("data-rule-row"), 10) || 0);
+    }
+    return highest + 1;
+  }
+
+  function reveal(scope) {
+    var hidden = scope.querySelectorAll(".rule-move[hidden]");
+    for (var i = 0; i < hidden.length; i++) {
+      hidden[i].hidden = false;
+    }
+  }
+
+  add.hidden = false;
+  reveal(rows);
+  add.addEventListener("click", function () {
+    var html = template.innerHTML.replace(/__ROW__/g, String(nextId()));
+    rows.insertAdjacentHTML("beforeend", html);
+    var added = rows.lastElementChild;
+    reveal(added);
+    renumber();
+    var first = added.querySelector("input[type='checkbox'], input[type='text']");
+    if (first) {
+      first.focus();
+    }
+  });
+
+  form.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("[data-rule-move]") : null;
+    if (!button) {
+      return;
+    }
+    var row = button.closest("[data-rule-row]");
+    if (button.getAttribute("data-rule-move") === "up" && row.previousElementSibling) {
+      rows.insertBefore(row, row.previousElementSibling);
+    } else if (button.getAttribute("data-rule-move") === "down" && row.nextElementSibling) {
+      rows.insertBefore(row.nextElementSibling, row);
+    }
+    renumber();
+    button.focus();
   });
 }());

@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.db import utcnow
+from tracker.domains.service import default_host, short_base
 from tracker.webhooks.models import Webhook, WebhookDelivery
 
 __all__ = ["EVENTS", "EndpointCache", "configure_sessions", "envelope", "new_msg_id", "record_answers",
@@ -197,9 +198,15 @@ def record_links(session: Session, links: Sequence[Any]) -> int:
     endpoints = _wanting(session, "link.created") if links else []
     if not endpoints:
         return 0
-    base = getattr(session.info.get(SETTINGS_KEY), "public_base_url", "")
+    settings = session.info.get(SETTINGS_KEY)
+
+    def base(link: Any) -> str:  # scheme://host of the link's short-link domain (tracker/domains)
+        return short_base(link, settings) if settings is not None else ""
+
     return _add(session, "link.created", ((link.created_at or utcnow(), {
-        "id": link.id, "code": link.code, "short_url": f"{base}/r/{link.code}", "qr_url": f"{base}/q/{link.code}",
+        "id": link.id, "code": link.code, "domain": link.domain.host if link.domain is not None else
+        (default_host(settings) if settings is not None else None),
+        "short_url": f"{base(link)}/r/{link.code}", "qr_url": f"{base(link)}/q/{link.code}",
         "destination": link.destination, "campaign": link.campaign.slug if link.campaign else None,
         "kind": link.kind, "label": link.label, "utm_source": link.utm_source, "utm_medium": link.utm_medium,
         "utm_campaign": link.utm_campaign, "utm_term": link.utm_term, "utm_content": link.utm_content,
