@@ -10,7 +10,6 @@ import http.client
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -31,7 +30,7 @@ from accounts_support import make_key
 from tracker import create_app
 from tracker.config import load_settings, normalise_database_url
 from tracker.conversions.models import Conversion
-from tracker.db import get_db, make_engine
+from tracker.db import get_db, make_engine, sqlite_module
 from tracker.links.service import create_link
 from tracker.migrate import upgrade
 from tracker.redirects.cache import (
@@ -204,7 +203,7 @@ def test_the_last_known_links_file_is_written_once_a_minute_unless_the_link_chan
     path = Path(app.config["SETTINGS"].instance_path) / LAST_KNOWN_FILE
 
     def read_at() -> float:
-        with sqlite3.connect(path) as conn:
+        with sqlite_module().connect(path) as conn:
             value = conn.execute("SELECT read_at FROM links WHERE code = ?", (code,)).fetchone()[0]
         conn.close()
         return float(value)
@@ -243,7 +242,7 @@ def test_sqlite_locked_exclusively_redirects_answer_within_the_bound(sqlite_app:
     # Exclusive locking needs every other connection closed first; the app's reconnect then waits.
     get_db(app).engine.dispose()
     app.extensions["tracker.redirects"]["cache"].session_factory.kw["bind"].dispose()
-    holder = sqlite3.connect(path, isolation_level=None, timeout=5)
+    holder = sqlite_module().connect(path, isolation_level=None, timeout=5)
     holder.execute("PRAGMA locking_mode=EXCLUSIVE")
     holder.execute("BEGIN EXCLUSIVE")  # nobody else may even read now
     holder.execute("CREATE TABLE lock_holder (x)")
@@ -276,7 +275,7 @@ def test_sqlite_write_locked_redirects_keep_answering(sqlite_app: tuple[Any, str
     app, path = sqlite_app
     codes = new_links(app, 3)
     client = app.test_client()
-    holder = sqlite3.connect(path, isolation_level=None)
+    holder = sqlite_module().connect(path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     answered = []
     try:

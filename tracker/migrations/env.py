@@ -5,7 +5,7 @@ from alembic import context
 from sqlalchemy import create_engine
 
 import tracker.models  # noqa: F401  (registers every table on Base.metadata)
-from tracker.db import Base
+from tracker.db import Base, sqlite_module
 
 config = context.config
 target_metadata = Base.metadata
@@ -23,7 +23,8 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    engine = create_engine(url, **({"module": sqlite_module()} if url.startswith("sqlite") else {}))
     with engine.connect() as conn:
         _run(conn)
 

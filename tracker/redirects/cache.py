@@ -489,14 +489,16 @@ def lookup_sessions(url: str, timeout: float) -> sessionmaker:
     a pool of :data:`LOOKUP_THREADS` connections and pre-ping (so a restarted server is
     reconnected to). The engine is disposed when the sessionmaker is garbage collected.
     """
-    from tracker.db import make_engine  # imported here: tracker.db is light, but keep start-up order simple
+    # imported here: tracker.db is light, but keep start-up order simple
+    from tracker.db import make_engine, sqlite_module
 
     ms = max(1, int(timeout * 1000))
     if url.startswith("sqlite"):
         if ":memory:" in url or url in ("sqlite://", "sqlite:///"):
             engine = make_engine(url)  # a private in-memory database could not be shared anyway
         else:
-            engine = sa.create_engine(url, connect_args={"timeout": timeout, "check_same_thread": False})
+            engine = sa.create_engine(url, module=sqlite_module(),
+                                      connect_args={"timeout": timeout, "check_same_thread": False})
 
             @event.listens_for(engine, "connect")
             def _sqlite_lookup(dbapi_conn: Any, _record: Any) -> None:
