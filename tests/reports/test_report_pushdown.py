@@ -288,6 +288,7 @@ def test_time_decay_weights_per_path_add_up_to_its_credits(shop: Any, store: dic
                   "types": types, "dims": group, "since_previous_conversion": params.since_previous_conversion,
                   "answers": answers}
         paths = load_paths(session, config, non_converting=True, **window)
+        assert paths.stored_keys  # the key tables hold every touch's key: the touches were not read for them
         journeys = paths.journeys(self_report_as_first_touch=params.self_report_as_first_touch, non_converting=True)
         decay = time_decay_sums(session, config, half_life_days=params.half_life_days, per_path=paths,
                                 self_report_as_first_touch=params.self_report_as_first_touch, **window)

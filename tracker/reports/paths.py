@@ -40,7 +40,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -57,12 +57,12 @@ from tracker.config import Settings
 from tracker.db import UTCDateTime
 from tracker.links.models import Campaign
 from tracker.reports.loading import fetch_frame, links_frame, offline_channels, visit_channels
+from tracker.reports.models import NO_KEY  # a missing text key in the key lists (NULL does not join)
 
 __all__ = ["ELEMENT_DIMENSIONS", "DecaySums", "Paths", "funnel_counts", "load_paths", "path_strings", "time_decay_sums"]
 
 # Every dimension an element can carry (the touch columns reports group by).
 ELEMENT_DIMENSIONS = ("channel", "source", "medium", "campaign", "link_code", "kind")
-NO_KEY = "\x1f"  # a missing text key in the JSON key lists (NULL does not join); PostgreSQL text cannot hold NUL
 UNMAPPED = -1  # a touch whose key the element list lacked (written meanwhile): the paths are read again
 MAX_TRIES = 3
 # PostgreSQL: memory for the report's sorts and hashes, for its transaction only (SET LOCAL): the default
@@ -87,12 +87,16 @@ class Paths:
         ``path`` and ``null`` (journeys ending in ``(null)``), or None when not asked for.
     touches
         How many touches the converting journeys hold (each conversion's touches counted).
+    stored_keys
+        Whether the elements were listed from the key tables (:mod:`tracker.reports.models`), not from
+        the touches; :func:`time_decay_sums` lists them the same way, so that their ids agree.
     """
 
     elements: pd.DataFrame
     converting: pd.DataFrame
     non_converting: pd.DataFrame | None
     touches: int
+    stored_keys: bool = True
 
     def journeys(self, *, self_report_as_first_touch: bool = False, non_converting: bool = False) -> pd.DataFrame:
         """Return the converting paths in the long journey layout of :mod:`attribution`, weighed by counts.
@@ -141,7 +145,9 @@ class Paths:
             out["n_null"] = np.repeat(frame["null"].to_numpy(dtype=float), sizes)
         for name in self.elements.columns:
             column = self.elements[name]
-            out[name] = pd.Categorical.from_codes(column.cat.codes.to_numpy()[ids], categories=column.cat.categories)
+            # The element list may hold keys no journey met (it is read from the key tables): their values go.
+            out[name] = pd.Categorical.from_codes(column.cat.codes.to_numpy()[ids], categories=column.cat.categories) \
+                .remove_unused_categories()
         return out
 
 
@@ -361,6 +367,28 @@ def _key_sql(d: _Dialect, *, people: bool, types: bool) -> list[str]:
     ]
 
 
+def _stored_key_sql() -> list[str]:
+    """The distinct raw keys of each touch table in the months of [:mlo, :mhi], from the key tables.
+
+    The same columns as :func:`_key_sql`, with :data:`NO_KEY` and -1 read back as NULL. The key tables
+    (:mod:`tracker.reports.models`) hold every key of their months, a few hundred rows, where listing
+    them from the touches read the window's touches once more.
+    """
+    months = " WHERE month >= :mlo AND month <= :mhi"
+    return [
+        f"SELECT DISTINCT NULLIF(utm_source, :z), NULLIF(utm_medium, :z), link_id FROM click_keys{months}",
+        "SELECT DISTINCT NULLIF(utm_source, :z), NULLIF(utm_medium, :z), NULLIF(utm_campaign, :z), "
+        f"NULLIF(referrer_host, :z), NULLIF(site, :z) FROM visit_keys{months}",
+        f"SELECT DISTINCT NULLIF(utm_source, :z), kind, NULLIF(channel, :z), NULLIF(campaign_id, -1) FROM offline_keys"
+        f"{months}",
+    ]
+
+
+def _month(value: datetime) -> str:
+    """The ``YYYY-MM`` of a UTC time, as the key tables write a touch's month."""
+    return value.astimezone(UTC).strftime("%Y-%m")
+
+
 # ---- elements ----------------------------------------------------------------------------------
 
 @dataclass
@@ -395,10 +423,19 @@ def _number(value: Any) -> int:
 
 
 def _elements(session: Session, settings: Settings, d: _Dialect, dims: tuple[str, ...],
-              params: dict[str, Any], *, people: bool, types: bool) -> _Elements:
-    """Read the distinct raw keys of the window's touches and number the dimension tuples they give."""
+              params: dict[str, Any], *, people: bool, types: bool, stored: bool = False) -> _Elements:
+    """Read the distinct raw keys of the window's touches and number the dimension tuples they give.
+
+    ``stored``: from the key tables of the months of ``[klo, end]`` (a superset; a report whose touches
+    meet a key they lack reads them again with ``stored`` False), else from the touches of the window
+    (of the conversions' people with ``people``).
+    """
     taxonomy = settings.taxonomy.as_dict()
-    clicks_sql, visits_sql, offline_sql = _key_sql(d, people=people, types=types)
+    if stored:
+        clicks_sql, visits_sql, offline_sql = _stored_key_sql()
+        params = {**params, "mlo": _month(params["klo"]), "mhi": _month(params["end"])}
+    else:
+        clicks_sql, visits_sql, offline_sql = _key_sql(d, people=people, types=types)
 
     def read(sql: str, columns: Sequence[str]) -> pd.DataFrame:
         return fetch_frame(session, _bound(sql, params), columns, times=())
@@ -532,8 +569,11 @@ def load_paths(session: Session, settings: Settings, *, start: datetime, end: da
                               "klo": start - lookback, "nlo": max(start, end - lookback)}
     if types:
         params["types"] = list(types)
-    for _ in range(MAX_TRIES):
-        elements = _elements(session, settings, d, dims, params, people=not non_converting, types=bool(types))
+    for attempt in range(MAX_TRIES):
+        # The key tables first; touches they lack (written with the triggers off): the keys from the touches.
+        stored = attempt == 0
+        elements = _elements(session, settings, d, dims, params, people=not non_converting, types=bool(types),
+                             stored=stored)
         direct = _send_keys(session, d, elements, params, answers)
         converting = _converting(session, d, params, lookback_days, types, since_previous_conversion,
                                  answers is not None, direct)
@@ -542,7 +582,7 @@ def load_paths(session: Session, settings: Settings, *, start: datetime, end: da
             (nulls is not None and any((p == UNMAPPED).any() for p in nulls["path"]))
         if not stale:
             touches = int((converting["touches"]).sum())
-            return Paths(elements.categorical(), converting.drop(columns="touches"), nulls, touches)
+            return Paths(elements.categorical(), converting.drop(columns="touches"), nulls, touches, stored)
     raise RuntimeError("touches with new channel keys kept arriving while the report read them; try again")
 
 
@@ -657,10 +697,11 @@ def time_decay_sums(session: Session, settings: Settings, *, start: datetime, en
     if types:
         params["types"] = list(types)
     heads = self_report_as_first_touch and answers is not None
-    for _ in range(MAX_TRIES):
+    for attempt in range(MAX_TRIES):
         # With per_path, the elements are listed as load_paths listed them, so their ids are the paths' ids.
         people = per_path is None or per_path.non_converting is None
-        elements = _elements(session, settings, d, dims, params, people=people, types=bool(types))
+        stored = per_path.stored_keys if per_path is not None else attempt == 0
+        elements = _elements(session, settings, d, dims, params, people=people, types=bool(types), stored=stored)
         # The answers number their elements as load_paths numbers them; they lead journeys only with heads.
         params["direct"] = _send_keys(session, d, elements, params,
                                       answers if heads or per_path is not None else None)
@@ -741,9 +782,9 @@ def funnel_counts(session: Session, settings: Settings, *, start: datetime, end:
                               **{f"rank{k:03d}": name for k, name in enumerate(stages)}}
     ranks = " ".join(f"WHEN :rank{k:03d} THEN {k + 1}" for k in range(len(stages)))
     segments = [{"pid": p, "label": label} for p, label in (said or {}).items()]
-    for _ in range(MAX_TRIES):
+    for attempt in range(MAX_TRIES):
         elements = _elements(session, settings, d, dims, {**params, "end": end - timedelta(microseconds=1)},
-                             people=False, types=False)
+                             people=False, types=False, stored=attempt == 0)
         params.update({name: json.dumps(rows) for name, rows in elements.keys.items()})
         params["segments"] = json.dumps(segments)
         if d.postgres:

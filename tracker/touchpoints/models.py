@@ -53,12 +53,17 @@ class OfflineTouch(Base):
     """An imported offline contact: attendee list, badge scan, PR mention, podcast promo code."""
 
     __tablename__ = "offline_touches"
-    __table_args__ = (sa.Index("ix_offline_touches_ts", "ts"),)
+    __table_args__ = (
+        sa.Index("ix_offline_touches_ts", "ts"),
+        # A person's offline touches by time, holding what the attribution report reads (migration 0013).
+        sa.Index("ix_offline_touches_person_ts", "person_id", "ts", "kind", "utm_source", "channel", "campaign_id",
+                 "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(sa.String(64), unique=True)  # re-imports add nothing
     ts: Mapped[datetime] = mapped_column(UTCDateTime)
-    person_id: Mapped[str] = mapped_column(sa.String(22), index=True)
+    person_id: Mapped[str] = mapped_column(sa.String(22))  # indexed with ts
     customer_hash: Mapped[str] = mapped_column(sa.String(64))
     kind: Mapped[str] = mapped_column(sa.String(10))
     channel: Mapped[str | None] = mapped_column(sa.String(40))  # explicit channel, else from the kind
