@@ -138,9 +138,9 @@ class Paths:
             "conversion_id": journey, "position": position, "n_touches": np.repeat(sizes, sizes),
             "value": np.repeat(frame["value"].to_numpy(dtype=float), sizes),
             "n_conversions": np.repeat(frame["conversions"].to_numpy(dtype=float), sizes),
-            "answer_channel": pd.array(np.repeat(said, sizes), dtype=object),
+            "answer_channel": np.repeat(said, sizes),
             "is_fallback": np.repeat(fallback, sizes), "element": ids,
-        })
+        }, copy=False)  # the arrays are this frame's own: not copying them spares the peak one copy of each
         if non_converting:
             out["n_null"] = np.repeat(frame["null"].to_numpy(dtype=float), sizes)
         for name in self.elements.columns:
@@ -314,12 +314,12 @@ TOUCH_READS = {
 }
 
 
-def _journey_rows_sql(d: _Dialect, *, age: bool, carry_value: bool = False) -> str:
-    """CTE ``j`` (cid, ts, tpid, e[, age]): every conversion's eligible touches.
+# A touch ``t`` is in the journey of conversion ``c`` (``c`` a row of the ``conv`` CTE).
+JOURNEY_CONDITION = "t.person_id = c.person_id AND t.ts >= c.lo AND t.ts <= c.ts AND (c.prev IS NULL OR t.ts > c.prev)"
 
-    ``carry_value`` (SQLite): ``j`` is (cid, v, ts, tpid, e) and holds one more row per conversion,
-    ``e`` NULL and ``v`` the conversion's value (``v`` NULL on touch rows), so that the paths can be
-    grouped without joining back to the conversions (see :func:`_converting`).
+
+def _journey_rows_sql(d: _Dialect, *, age: bool) -> str:
+    """CTE ``j`` (cid, ts, tpid, e[, age]): every conversion's eligible touches.
 
     SQLite drives the join from the conversions through the ``(person_id, ts, ...)`` indexes. On
     PostgreSQL the touch tables are read once for the report's whole range (constant bounds, so only
@@ -328,15 +328,12 @@ def _journey_rows_sql(d: _Dialect, *, age: bool, carry_value: bool = False) -> s
     conversion. (A LATERAL index-only range scan per conversion measured slower on the 10M store of
     ``make bench-scale``.)
     """
-    condition = "t.person_id = c.person_id AND t.ts >= c.lo AND t.ts <= c.ts AND (c.prev IS NULL OR t.ts > c.prev)"
+    condition = JOURNEY_CONDITION
     if not d.postgres:
         owner = "FROM conv c JOIN {table} t ON " + condition
         age_column = f", {d.age_seconds('c.ts', 't.ts')} AS age" if age else ""
-        cols = "c.id AS cid, NULL AS v" if carry_value else "c.id AS cid"
-        branches = [b.replace("{cols}", cols).replace("{age}", age_column)
+        branches = [b.replace("{cols}", "c.id AS cid").replace("{age}", age_column)
                     for b in _touch_branches(d, owner, "")]
-        if carry_value:
-            branches.append("SELECT c.id AS cid, c.value AS v, c.ts AS ts, '' AS tpid, NULL AS e FROM conv c")
         return "j AS (" + " UNION ALL ".join(branches) + ")"
     raw = ", ".join(
         f"jr_{table} AS (SELECT c.id AS cid, c.ts AS cts, "
@@ -595,26 +592,34 @@ def _converting(session: Session, d: _Dialect, params: dict[str, Any], lookback_
         sql = (f"WITH {conversions}, "
                f"{_maps(d)}, {_journey_rows_sql(d, age=False)}, p AS ({d.paths('j', 'cid')}) "
                f"SELECT COALESCE(p.path, '') AS path, {answer} AS answer, count(*) AS conversions, "
-               f"CAST(sum(c.value) AS {d.real}) AS value, sum(COALESCE(p.n, 0)) AS touches "
+               f"CAST(sum(c.value) AS {d.real}) AS value "
                f"FROM conv c LEFT JOIN p ON p.cid = c.id{join_answer} GROUP BY 1, 2")
     else:
-        # Every conversion has a row in j that carries its value (e NULL: group_concat and count(e) skip it),
-        # so p holds every conversion, touches or none, and is grouped as it is: joining the conversions back
-        # to p cost SQLite a quarter of the statement (an automatic index over p's path strings).
-        sql = (f"WITH {conversions}, {_maps(d)}, {_journey_rows_sql(d, age=False, carry_value=True)}, "
-               f"p AS (SELECT cid, group_concat(e, ' ') AS path, count(e) AS n, max(v) AS value FROM "
-               f"(SELECT cid, e, v FROM j ORDER BY cid, {d.order}) AS ordered GROUP BY cid) "
+        # One correlated subquery per conversion reads its touches through the (person_id, ts, ...) indexes and
+        # joins them in journey order: small sorts per conversion, where one statement over every conversion's
+        # touches sorted them all at once and then grouped them by conversion (a fifth more instructions on the
+        # 1M store of make bench-scale). group_concat takes the rows in the order the sorted subquery gives
+        # them (see _Dialect.paths).
+        owner = "FROM {table} t"
+        condition = " AND " + JOURNEY_CONDITION
+        branches = [b.replace("{cols}", "c.id AS cid").replace("{age}", "")
+                    for b in _touch_branches(d, owner, condition)]
+        journey = (f"(SELECT group_concat(e, ' ') FROM (SELECT e FROM ({' UNION ALL '.join(branches)}) AS j "
+                   f"ORDER BY {d.order}) AS ordered)")
+        sql = (f"WITH {conversions}, {_maps(d)}, p AS (SELECT c.id AS cid, c.value AS value, {journey} AS path "
+                f"FROM conv c) "
                f"SELECT COALESCE(p.path, '') AS path, {answer} AS answer, count(*) AS conversions, "
-               f"CAST(sum(p.value) AS REAL) AS value, sum(p.n) AS touches "
+               f"CAST(sum(p.value) AS REAL) AS value "
                f"FROM p{join_answer.replace('c.id', 'p.cid')} GROUP BY 1, 2")
-    frame = fetch_frame(session, _bound(sql, params), ("path", "answer", "conversions", "value", "touches"), times=())
+    frame = fetch_frame(session, _bound(sql, params), ("path", "answer", "conversions", "value"), times=())
     fallback = (frame["path"] == "").to_numpy()
     paths = _decode(list(frame["path"]))
+    conversions = frame["conversions"].astype(np.int64).to_numpy()
+    touches = conversions * np.fromiter((len(p) for p in paths), dtype=np.int64, count=len(paths))
     paths = [np.array([direct], dtype=np.int64) if f else p for p, f in zip(paths, fallback, strict=True)]
     return pd.DataFrame({"path": pd.Series(paths, dtype=object), "answer": frame["answer"].astype(np.int64),
-                         "fallback": fallback, "conversions": frame["conversions"].astype(np.int64),
-                         "value": frame["value"].astype(float).fillna(0.0),
-                         "touches": frame["touches"].astype(np.int64)})
+                         "fallback": fallback, "conversions": conversions,
+                         "value": frame["value"].astype(float).fillna(0.0), "touches": touches})
 
 
 def _non_converting(session: Session, d: _Dialect, params: dict[str, Any], types: Sequence[str] | None) -> pd.DataFrame:
