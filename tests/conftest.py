@@ -59,7 +59,11 @@ def make_app(db_url: str, tmp_path: Path) -> Iterator[Callable[..., Any]]:
     def factory(**overrides: Any) -> Any:
         config = {"database_url": db_url, "instance_path": str(tmp_path / "instance"),
                   "public_base_url": PUBLIC, "secret_key": "test-secret", "ip_hash_secret": "test-ip-secret",
-                  "TESTING": True, "SPOOL_BACKGROUND": False}
+                  "TESTING": True, "SPOOL_BACKGROUND": False,
+                  # A redirect waits at most this long for its link lookup before answering 503. The default
+                  # (1 s) is for production; on a loaded test machine a fresh app's first lookups (domain map,
+                  # then link) could pass it. Tests of the timeout set their own.
+                  "lookup_timeout_seconds": 10.0}
         config.update(overrides)
         app = create_app(config)
         apps.append(app)

@@ -10,6 +10,7 @@ import http.client
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -203,7 +204,7 @@ def test_the_last_known_links_file_is_written_once_a_minute_unless_the_link_chan
     path = Path(app.config["SETTINGS"].instance_path) / LAST_KNOWN_FILE
 
     def read_at() -> float:
-        with sqlite_module().connect(path) as conn:
+        with sqlite3.connect(path) as conn:  # the file tracker.redirects.cache writes with the standard library
             value = conn.execute("SELECT read_at FROM links WHERE code = ?", (code,)).fetchone()[0]
         conn.close()
         return float(value)
