@@ -114,3 +114,30 @@ def test_a_report_reads_its_keys_from_the_key_tables_and_falls_back_to_the_touch
 
     assert table(stored) == table(scanned)
     assert len(table(stored)) >= 3
+
+
+def test_keys_no_journey_meets_give_no_rows(app: Any, session: Any) -> None:
+    """The key tables are a superset: a key of a bot's click or of a person who never converted shows nowhere."""
+    from tracker.reports.params import parse_params
+    from tracker.reports.service import attribution_report
+
+    link, _ = seed(session)
+    session.add_all([
+        Click(tid="human", ts=JUNE, link_id=link, via="link", outcome="redirect", person_id="p1", is_bot=False,
+              utm_source="newsletter", utm_medium="email"),
+        Click(tid="bot", ts=JUNE, link_id=link, via="link", outcome="redirect", person_id="p1", is_bot=True,
+              utm_source="google", utm_medium="cpc"),
+        Click(tid="other", ts=JUNE, link_id=link, via="link", outcome="redirect", person_id="p9", is_bot=False,
+              utm_source="facebook", utm_medium="social"),
+        Conversion(id=1, external_id="o1", type="lead", ts=JUNE + timedelta(days=1), value=10, original_value=10,
+                   original_currency="NOK", person_id="p1", created_at=JUNE),
+    ])
+    session.commit()
+    config = app.config["SETTINGS"]
+    params = parse_params({"from": "2026-06-01", "to": "2026-06-30", "by": "channel,source",
+                           "model": "first_touch,linear,time_decay,position_based"}, config)
+    with get_db(app).Session() as s:
+        report = attribution_report(s, config, params, engine="database")
+    assert {(r["model"], r["source"]) for r in report["rows"]} == {
+        (m, "newsletter") for m in ("first_touch", "linear", "time_decay", "position_based")}
+    assert keys(session, ClickKey) >= {("2026-06", "google", "cpc", link), ("2026-06", "facebook", "social", link)}
