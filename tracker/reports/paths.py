@@ -5,7 +5,9 @@ What runs where (docs/operations/reports-at-scale.md):
 1. **Dimension values** (Python, small). The channel of a touch is derived from its raw values and
    the taxonomy in force, so it is not stored. The database lists the distinct raw keys of the
    window's touches (clicks: source, medium, link; landing visits: source, medium, campaign,
-   referrer host, site; offline touches: source, kind, explicit channel, campaign); Python derives
+   referrer host, site; offline touches: source, kind, explicit channel, campaign) from the key
+   tables it keeps per month (:mod:`tracker.reports.models`; from the touches themselves when a
+   touch's key is missing there); Python derives
    each key's dimension values with the same functions the in-memory loading uses
    (:mod:`tracker.reports.loading`), names missing values (:func:`attribution.labels.name_missing`)
    and numbers the distinct tuples of the dimensions the report needs: the *elements*. That list
