@@ -56,7 +56,7 @@ def sqlite_module() -> ModuleType:
 
     ``pysqlite3`` (the ``pysqlite3-binary`` wheel, a recent SQLite: 3.51 where Debian 12's Python links
     3.40) where it is installed, which ``setup.cfg`` does on Linux x86_64, the only platform it has wheels
-    for; else the standard library's ``sqlite3``. The report's journey statement costs about a third fewer
+    for; else the standard library's ``sqlite3``. The report's statements run in markedly fewer
     instructions on the recent SQLite (docs/operations/reports-at-scale.md). Anything that opens the
     service's database file in the same process must use this module too: two copies of SQLite in one
     process do not see each other's POSIX locks (sqlite.org/howtocorrupt.html, 2.2.1).

@@ -1,4 +1,4 @@
-"""report keys: the distinct channel keys of the touch tables by month, kept by triggers; offline touches by person and time
+"""report keys: the touch tables' distinct channel keys by month, kept by triggers; offline touches by person, time
 
 Revision ID: 0013
 Revises: 0012
@@ -29,8 +29,9 @@ down_revision: str | Sequence[str] | None = '0012'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# (touch table, key table, key columns, the key of a touch row with {r} for the row: SQLite, PostgreSQL)
+# SQLite's split_part(page, '/', 1): the site of a landing page.
 SITE_SQLITE = "CASE WHEN instr({r}page, '/') > 0 THEN substr({r}page, 1, instr({r}page, '/') - 1) ELSE {r}page END"
+# (touch table, key table, key columns, each column's value for a touch row: {r} the row, {z} the NO_KEY text)
 KEYS = (
     ('clicks', 'click_keys', ('utm_source', 'utm_medium', 'link_id'),
      ('COALESCE({r}utm_source, {z})', 'COALESCE({r}utm_medium, {z})', '{r}link_id')),
