@@ -17,7 +17,7 @@ from browser_support import landing_sites, require_browser
 from pg_support import postgres_schema
 
 import tracker.models  # noqa: F401
-from tracker import create_app
+from tracker import create_app, stop_background
 from tracker.db import Base, get_db, make_engine
 from tracker.migrate import upgrade
 
@@ -73,6 +73,7 @@ def make_app(db_url: str, tmp_path: Path) -> Iterator[Callable[..., Any]]:
     empty_tables(get_db(first).engine)
     yield factory
     for app in apps:
+        stop_background(app)  # no thread of this test's apps claims a later test's deliveries or lines
         get_db(app).engine.dispose()
 
 

@@ -17,7 +17,7 @@ from tracker.config import Settings, load_settings
 from tracker.db import Database, get_db, make_engine
 from tracker.errors import DomainError
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "stop_background"]
 __version__ = "0.1.0"
 
 
@@ -75,6 +75,20 @@ def create_app(config: Mapping[str, Any] | None = None, settings: Settings | Non
     from tracker.commands import register_commands
     register_commands(app)
     return app
+
+
+def stop_background(app: APIFlask) -> None:
+    """Stop the app's background threads in this process: click and conversion drains (after a last
+    drain), the webhook sender and the retention thread.
+
+    A server process exits through ``atexit`` instead; this is for code that builds apps and lets them go
+    within one process (the tests), so no thread of a finished app goes on claiming another app's work.
+    """
+    state = app.extensions["tracker.redirects"]
+    state["spool"].stop()
+    state["conversions"].spool.stop()
+    state["retention"].stop()
+    app.extensions["tracker.webhooks"].stop()
 
 
 def _init_redirects(app: APIFlask, settings: Settings) -> None:

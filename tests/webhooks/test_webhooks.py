@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 import standardwebhooks
 
+from tracker import stop_background
 from tracker.db import get_db, utcnow
 from tracker.webhooks.models import Webhook, WebhookDelivery
 from tracker.webhooks.sender import SCHEDULE, Connections, Outcome, claim_due, deliver_due, record
@@ -275,6 +276,20 @@ def test_a_delivery_survives_a_restart(make_app: Any, api_key: str, receiver: An
     assert send_due(second)["delivered"] == 1
     first_id, second_id = (r["headers"]["webhook-id"] for r in rec.received)
     assert first_id == second_id
+
+
+def test_a_stopped_app_leaves_no_thread_that_claims(make_app: Any) -> None:
+    """``stop_background`` ends the sender and the drains of an app (the test fixtures call it, so no
+    earlier test's app claims a later test's deliveries)."""
+    app = make_app(SPOOL_BACKGROUND=True)
+    app.test_client().get("/api/v1/links")  # the first request starts the sender
+    sender = app.extensions["tracker.webhooks"]
+    threads = [sender._thread]
+    app.extensions["tracker.redirects"]["spool"].start()
+    threads.append(app.extensions["tracker.redirects"]["spool"]._thread)
+    assert all(t is not None and t.is_alive() for t in threads)
+    stop_background(app)
+    assert not any(t.is_alive() for t in threads)
 
 
 def test_claimed_rows_are_not_claimed_twice(local_app: Any, api_key: str, receiver: Any) -> None:
