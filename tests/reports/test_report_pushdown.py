@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from unittest import mock
 
 import pandas as pd
 import pytest
@@ -20,6 +21,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import tracker.reports.paths as paths_module
 from attribution import build_journeys, self_report_as_first_touch
 from attribution.models.base import journey_counts
 from attribution.paths import non_converting_journeys, path_table
@@ -29,8 +31,8 @@ from tracker.db import get_db
 from tracker.links.models import Campaign, Link
 from tracker.redirects.models import Click
 from tracker.reports.loading import load_answers, load_conversions, load_touchpoints
-from tracker.reports.params import BY_COLUMNS, FILTERS, MODEL_NAMES, parse_params
-from tracker.reports.paths import load_paths, time_decay_sums
+from tracker.reports.params import BY_COLUMNS, DATA_DRIVEN, FILTERS, MODEL_NAMES, parse_params
+from tracker.reports.paths import ELEMENT_DIMENSIONS, load_paths, time_decay_sums
 from tracker.reports.service import _tied_answers, attribution_report, dark_funnel_report, funnel_report, paths_report
 from tracker.selfreports.models import SelfReport
 from tracker.touchpoints.models import LandingVisit, OfflineTouch
@@ -91,6 +93,8 @@ def stores(draw: Any) -> dict[str, Any]:
 def report_params(draw: Any) -> dict[str, Any]:
     by = draw(st.sampled_from([*BY_COLUMNS, "channel,campaign", "source,medium"]))
     models = list(MODEL_NAMES) if by == "channel" else [m for m in MODEL_NAMES if m != "self_reported"]
+    if draw(st.booleans()):  # rule-based models only: credited piece by piece of journeys (no non-converting ones)
+        models = [m for m in models if m not in DATA_DRIVEN]
     raw: dict[str, Any] = {
         "from": (BASE.date() + timedelta(days=draw(st.integers(-8, 0)))).isoformat(),
         "to": (BASE.date() + timedelta(days=draw(st.integers(0, 8)))).isoformat(),
@@ -176,15 +180,17 @@ def assert_same_credits(database: dict[str, Any], memory: dict[str, Any], by: li
 
 
 @settings(max_examples=25, **DB_EXAMPLES)
-@given(store=stores(), raw=report_params())
+@given(store=stores(), raw=report_params(), piece_rows=st.sampled_from([1, 4, paths_module.PIECE_ROWS]))
 def test_pushed_down_reports_equal_the_in_memory_reference(shop: Any, store: dict[str, Any],
-                                                           raw: dict[str, Any]) -> None:
+                                                           raw: dict[str, Any], piece_rows: int) -> None:
     config = shop.config["SETTINGS"]
     with get_db(shop).Session() as session:
         write(session, store)
         params = parse_params(raw, config)
         by = list(params.by)
-        database = attribution_report(session, config, params, engine="database")
+        # The rule-based models credit the paths' journeys piece by piece: pieces of one journey, a few, or all.
+        with mock.patch.object(paths_module, "PIECE_ROWS", piece_rows):
+            database = attribution_report(session, config, params, engine="database")
         memory = attribution_report(session, config, params, engine="memory")
         assert_same_credits(database, memory, by)
         if "markov" in params.models:  # the chain behind the credits too: P and every removal effect
@@ -231,6 +237,28 @@ def test_pushed_down_reports_equal_the_in_memory_reference(shop: Any, store: dic
                         assert got_costs[key][column] == pytest.approx(value, rel=1e-9, abs=1e-9), (key, column)
                     else:
                         assert got_costs[key][column] == value, (key, column)
+
+
+@settings(max_examples=15, **DB_EXAMPLES)
+@given(store=stores(), raw=report_params(), piece_rows=st.integers(1, 12))
+def test_journey_pieces_are_the_journeys_cut_between_journeys(shop: Any, store: dict[str, Any], raw: dict[str, Any],
+                                                              piece_rows: int) -> None:
+    config = shop.config["SETTINGS"]
+    with get_db(shop).Session() as session:
+        write(session, store)
+        params = parse_params(raw, config)
+        paths = load_paths(session, config, start=params.period.start, end=params.period.end,
+                           lookback_days=params.lookback_days, types=None, dims=list(ELEMENT_DIMENSIONS))
+    first = params.self_report_as_first_touch
+    whole = paths.journeys(self_report_as_first_touch=first)
+    pieces = list(paths.journey_pieces(self_report_as_first_touch=first, rows=piece_rows))
+    assert len(pieces) >= 1
+    for piece in pieces[:-1]:  # whole journeys, each piece under its rows plus one path
+        assert piece["position"].iloc[0] == 0 and len(piece) < piece_rows + max(piece["n_touches"])
+    joined = pd.concat(pieces, ignore_index=True)
+    for name in ELEMENT_DIMENSIONS:  # each piece keeps the categories it meets
+        joined[name], whole[name] = joined[name].astype(object), whole[name].astype(object)
+    pd.testing.assert_frame_equal(joined, whole)
 
 
 @settings(max_examples=20, **DB_EXAMPLES)

@@ -23,7 +23,10 @@ What runs where (docs/operations/reports-at-scale.md):
    (:func:`funnel_counts`).
 3. **Models** (Python, on distinct paths). The rule-based models of :mod:`attribution` run on the
    paths with their counts (``n_conversions``), which is exact: every conversion of a path gets
-   the same weights. Time decay needs each touch's age, which a path does not keep: its weights
+   the same weights. Their credits are sums over journeys, so a report without data-driven models
+   builds the paths' long journey layout a piece at a time (:meth:`Paths.journey_pieces`) and sums
+   the pieces' credits: its memory beyond the paths themselves stays that of one piece. Time decay
+   needs each touch's age, which a path does not keep: its weights
    are computed in the database (``2^-(age - youngest) / H`` normalised per journey, window
    functions) and only the per-element sums cross into Python.
 
@@ -40,7 +43,7 @@ in byte order (``COLLATE "C"`` on PostgreSQL), so the paths are the in-memory jo
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -67,6 +70,9 @@ __all__ = ["ELEMENT_DIMENSIONS", "DecaySums", "Paths", "funnel_counts", "load_pa
 ELEMENT_DIMENSIONS = ("channel", "source", "medium", "campaign", "link_code", "kind")
 UNMAPPED = -1  # a touch whose key the element list lacked (written meanwhile): the paths are read again
 MAX_TRIES = 3
+# Rows (touches of distinct paths) per piece of Paths.journey_pieces: a piece's long layout takes about 60 bytes
+# a row, so a rule-based report holds some 6 MB of journeys at a time, whatever the number of distinct paths.
+PIECE_ROWS = 100_000
 # PostgreSQL: memory for the report's sorts and hashes, for its transaction only (SET LOCAL): the default
 # 4 MB sends the sort of a window's journey rows to disk.
 REPORT_WORK_MEM = "128MB"
@@ -119,6 +125,31 @@ class Paths:
             frame = pd.concat([frame.assign(null=0), pd.DataFrame({
                 "path": nulls["path"], "answer": -1, "fallback": False, "conversions": 0, "value": 0.0,
                 "null": nulls["null"]})], ignore_index=True)
+        return self._journeys(frame, self_report_as_first_touch=self_report_as_first_touch,
+                              non_converting=non_converting)
+
+    def journey_pieces(self, *, self_report_as_first_touch: bool = False,
+                       rows: int | None = None) -> Iterator[pd.DataFrame]:
+        """Yield the converting journeys of :meth:`journeys` in pieces of whole journeys, ``rows`` rows or so each.
+
+        For the models whose credits are sums over journeys (every rule-based model): crediting each
+        piece and summing the credits gives the credits of the whole, while the report holds one
+        piece's long layout at a time, not every path's (which grows with the distinct paths). The
+        ``conversion_id`` numbers go on from piece to piece. Yields one empty piece when there are no
+        conversions. ``rows`` defaults to ``PIECE_ROWS``.
+        """
+        rows = rows or PIECE_ROWS
+        frame = self.converting
+        sizes = np.fromiter((len(p) for p in frame["path"]), dtype=np.int64, count=len(frame))
+        # A path belongs to the piece its first row falls in: a piece has fewer than ``rows`` + the longest path.
+        piece = (np.cumsum(sizes) - sizes) // rows
+        cuts = [0, *(np.flatnonzero(np.diff(piece)) + 1).tolist(), len(frame)]
+        for start, stop in zip(cuts[:-1], cuts[1:], strict=True):
+            yield self._journeys(frame.iloc[start:stop], self_report_as_first_touch=self_report_as_first_touch,
+                                 first_id=start)
+
+    def _journeys(self, frame: pd.DataFrame, *, self_report_as_first_touch: bool, non_converting: bool = False,
+                  first_id: int = 0) -> pd.DataFrame:
         paths = list(frame["path"])
         if self_report_as_first_touch:
             answer = frame["answer"].to_numpy()
@@ -131,7 +162,7 @@ class Paths:
             fallback = frame["fallback"].to_numpy()
         sizes = np.fromiter((len(p) for p in paths), dtype=np.int64, count=len(paths))
         ids = np.concatenate(paths) if paths else np.zeros(0, dtype=np.int64)
-        journey = np.repeat(np.arange(len(paths)), sizes)
+        journey = np.repeat(np.arange(first_id, first_id + len(paths)), sizes)
         position = np.arange(len(ids)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
         answers = self.elements["channel"].astype(object).to_numpy()
         said = np.where(frame["answer"].to_numpy() >= 0, answers[np.maximum(frame["answer"].to_numpy(), 0)], None) \
@@ -528,7 +559,8 @@ def _decode(texts: Sequence[str]) -> list[np.ndarray]:
     """Element-id arrays from the database's space-separated paths ('' for none)."""
     lengths = np.fromiter((0 if not t else t.count(" ") + 1 for t in texts), dtype=np.int64, count=len(texts))
     joined = " ".join(t for t in texts if t)
-    ids = np.array(joined.split(), dtype=np.int64) if joined else np.zeros(0, dtype=np.int64)
+    # Parsed by numpy straight from the text: no list of a Python string per id (half the peak memory).
+    ids = np.fromstring(joined, dtype=np.int64, sep=" ") if joined else np.zeros(0, dtype=np.int64)
     return np.split(ids, np.cumsum(lengths)[:-1]) if len(texts) else []
 
 

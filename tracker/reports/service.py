@@ -234,8 +234,13 @@ def credits(session: Session, settings: Settings, params: ReportParams, models: 
                   "dims": group, "since_previous_conversion": params.since_previous_conversion, "answers": answers}
         paths = load_paths(session, settings, non_converting=needs_nulls, **window)
         counts = _path_counts(paths, answers_read)
-        journeys = paths.journeys(self_report_as_first_touch=params.self_report_as_first_touch,
-                                  non_converting=needs_nulls)
+        if needs_nulls:
+            journeys = paths.journeys(self_report_as_first_touch=params.self_report_as_first_touch,
+                                      non_converting=True)
+        else:  # rule-based models only: their credits are sums over journeys, made piece by piece
+            journeys = None
+            tables.update(_credits_by_piece(paths, [m for m in models if m.name != "time_decay"], group,
+                                            params.self_report_as_first_touch))
         if "time_decay" in names:  # ages stay in the database: the weights are summed there (per path, for intervals)
             decay = time_decay_sums(session, settings, half_life_days=params.half_life_days,
                                     self_report_as_first_touch=params.self_report_as_first_touch,
@@ -269,6 +274,22 @@ def credits(session: Session, settings: Settings, params: ReportParams, models: 
         except ValueError as exc:
             raise ValidationError(str(exc), "intervals") from None
     return result
+
+
+def _credits_by_piece(paths: Paths, models: list[Any], group: list[str],
+                      self_report_as_first_touch: bool) -> dict[str, pd.DataFrame]:
+    """Credit the paths' journeys with rule-based ``models``, a piece at a time (:meth:`Paths.journey_pieces`).
+
+    The pieces' credits are summed per group, with shares of all the paths' conversions: the credit
+    table :meth:`attribution.AttributionModel.attribute` gives on the whole, in the memory of one piece.
+    """
+    parts: dict[str, list[pd.DataFrame]] = {m.name: [] for m in models}
+    for piece in paths.journey_pieces(self_report_as_first_touch=self_report_as_first_touch):
+        for model in models:
+            parts[model.name].append(model.attribute(piece, group)[[*group, "conversions", "value"]])
+    conversions = float(paths.converting["conversions"].sum())
+    return {name: credit_sums(pd.concat(tables, ignore_index=True), group, conversions)
+            for name, tables in parts.items()}
 
 
 def _filtered(table: pd.DataFrame, by: list[str], filters: dict[str, str], conversions: float) -> pd.DataFrame:
