@@ -20,7 +20,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 __all__ = ["LAG_COLUMNS", "MAX_LAG", "MIN_PAIRS", "lag_correlations", "strongest_lags"]
 
@@ -30,6 +29,8 @@ LAG_COLUMNS = ("series", "lag", "n", "r", "p_value", "note")
 
 
 def _pearson(x: np.ndarray, y: np.ndarray, min_pairs: int) -> tuple[float | None, float | None, str | None]:
+    from scipy import stats  # here, not at the top: scipy.stats takes about 50 MB of a process that imports it
+
     if len(x) < min_pairs:
         return None, None, "too_short"
     if np.ptp(x) == 0 or np.ptp(y) == 0:
