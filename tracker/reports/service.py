@@ -239,8 +239,9 @@ def credits(session: Session, settings: Settings, params: ReportParams, models: 
                                       non_converting=True)
         else:  # rule-based models only: their credits are sums over journeys, made piece by piece
             journeys = None
-            tables.update(_credits_by_piece(paths, [m for m in models if m.name != "time_decay"], group,
-                                            params.self_report_as_first_touch))
+            rules = [m for m in models if m.name != "time_decay"]  # time decay: summed in the database (below)
+            if rules:
+                tables.update(_credits_by_piece(paths, rules, group, params.self_report_as_first_touch))
         if "time_decay" in names:  # ages stay in the database: the weights are summed there (per path, for intervals)
             decay = time_decay_sums(session, settings, half_life_days=params.half_life_days,
                                     self_report_as_first_touch=params.self_report_as_first_touch,
