@@ -45,11 +45,12 @@ machine (PostgreSQL 15, shared_buffers 128 MB): 1M generates in about 30 s on ei
 10M on PostgreSQL in 6-7 minutes (7.7 GB; 8M clicks take 4.5-5 of them: every row updates the
 migrations' five click indexes, three of them in random key order, and the partition's foreign key), so
 ``make bench-scale`` takes about 10 minutes. ``--sizes 100M`` is a once-only run (``--backends postgres
---sizes 100M``, after a run with 10M so that the extrapolation has its reference): it needs about 80 GB
-of free disk where PostgreSQL keeps its data (77 GB of tables and indexes, plus WAL and the sorts'
-temporary files) and, by the 10M figures, at least 65 minutes to generate (more as the indexes outgrow
-memory), plus the reports (the memory engine reads every touch of the window: several GB of RAM there).
-Check ``df -h`` first: the machine this was written on had 80 GB free on the one disk, too little.
+--sizes 100M``, after a run with 10M so that the extrapolation has its reference): it needs well over
+100 GB of free disk where PostgreSQL keeps its data (about 77 GB of tables and indexes, plus WAL and the
+temporary files of the sorted clicks insert: 16 GB at 50M) and, by the 50M figures (47 minutes to
+generate, 38.25 GB), more than an hour and a half to generate, plus the reports (the memory engine reads
+every touch of the window: 4.7 GB of RAM at 50M). Check ``df -h`` first: the machine this was written on
+had 77 GB free on the one disk, too little; ``--sizes 1M,10M,50M`` fits there.
 
 Usage::
 
