@@ -26,17 +26,20 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import qrcode
 import qrcode.base
 import qrcode.constants
 import qrcode.main
 from coloraide import Color
-from fpdf import FPDF
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 from qrcode.image.svg import SvgPathImage
 
 from tracker.errors import ValidationError
+
+if TYPE_CHECKING:
+    from fpdf import FPDF
 
 ERROR_LEVELS = {
     "L": qrcode.constants.ERROR_CORRECT_L, "M": qrcode.constants.ERROR_CORRECT_M,
@@ -373,6 +376,8 @@ def qr_sheet_pdf(items: Sequence[SheetItem], title: str, paper: str = "a4", erro
         raise ValidationError("paper must be a4 or letter", "paper")
     if not items:
         raise ValidationError("there are no links to print on a sheet", "links")
+    from fpdf import FPDF  # here, not at the top: fpdf2 takes about 16 MB of every process that imports it
+
     width, height = PAPER[paper]
     pdf = FPDF(unit="mm", format=(width, height))
     pdf.set_auto_page_break(False)
