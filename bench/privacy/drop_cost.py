@@ -5,27 +5,28 @@
 
 Median of 20 calls, with no tombstone and then with 10,000 (2,000 distinct visitors per batch: the
 worst case, real traffic repeats visitors). On PostgreSQL it works in a schema of its own, dropped
-at the end. Loopback only.
+at the end (``bench/pg_schema.py``). Loopback only.
 """
 from __future__ import annotations
 
 import secrets
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-import tracker.models  # noqa: F401 (every table)
-from tracker.config import normalise_database_url
-from tracker.db import make_engine
-from tracker.migrate import upgrade
-from tracker.privacy.erasure import drop_erased, tombstone
-from tracker.privacy.models import ErasedId
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root: bench/pg_schema.py
+
+import tracker.models  # noqa: E402, F401 (every table)
+from bench.pg_schema import scratch_database  # noqa: E402
+from tracker.db import make_engine  # noqa: E402
+from tracker.migrate import upgrade  # noqa: E402
+from tracker.privacy.erasure import drop_erased, tombstone  # noqa: E402
+from tracker.privacy.models import ErasedId  # noqa: E402
 
 BATCH, TOMBSTONES, RUNS = 2000, 10_000, 20
 
@@ -41,34 +42,22 @@ def measure(engine: sa.Engine, records: list[dict[str, object]]) -> float:
 
 
 def main(url: str | None) -> None:
-    schema = None
-    if url is None:
-        url = f"sqlite:///{tempfile.mkdtemp()}/drop_cost.db"
-    else:
-        base = normalise_database_url(url, ".")
-        schema = f"trk_bench_{uuid.uuid4().hex[:8]}"
-        admin = make_engine(base)
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-        url = f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
-    engine = make_engine(url)
-    try:
-        upgrade(engine)
-        now = datetime.now(UTC)
-        records = [{"tid": secrets.token_urlsafe(15), "ts": now.isoformat(), "via": "link", "link": 1,
-                    "vid": secrets.token_urlsafe(16)} for _ in range(BATCH)]
-        print(f"{engine.dialect.name}: no tombstones {measure(engine, records):.2f} ms per {BATCH:,} lines")
-        with Session(engine) as session:
-            session.execute(sa.insert(ErasedId), [
-                {"hash": tombstone("visitor", secrets.token_urlsafe(16)), "erased_at": now} for _ in range(TOMBSTONES)])
-            session.commit()
-        print(f"{engine.dialect.name}: {TOMBSTONES:,} tombstones {measure(engine, records):.2f} ms per {BATCH:,} lines")
-    finally:
-        engine.dispose()
-        if schema is not None:
-            with admin.begin() as conn:
-                conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
+    with scratch_database(url, "drop_cost") as db_url:
+        engine = make_engine(db_url)
+        try:
+            upgrade(engine)
+            now = datetime.now(UTC)
+            records = [{"tid": secrets.token_urlsafe(15), "ts": now.isoformat(), "via": "link", "link": 1,
+                        "vid": secrets.token_urlsafe(16)} for _ in range(BATCH)]
+            print(f"{engine.dialect.name}: no tombstones {measure(engine, records):.2f} ms per {BATCH:,} lines")
+            with Session(engine) as session:
+                session.execute(sa.insert(ErasedId), [{"hash": tombstone("visitor", secrets.token_urlsafe(16)),
+                                                       "erased_at": now} for _ in range(TOMBSTONES)])
+                session.commit()
+            print(f"{engine.dialect.name}: {TOMBSTONES:,} tombstones {measure(engine, records):.2f} ms "
+                  f"per {BATCH:,} lines")
+        finally:
+            engine.dispose()
 
 
 if __name__ == "__main__":

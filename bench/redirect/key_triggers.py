@@ -10,7 +10,7 @@ in place and one with them dropped (their definitions are read back from the dat
 again), the order alternating from round to round. Every line is a new click of a new visitor, with
 UTM values from a small vocabulary (so most keys exist already, as in steady traffic). Prints the
 median milliseconds per batch of each and their ratio. On PostgreSQL it works in a schema of its own,
-dropped at the end. Loopback only.
+dropped at the end (``bench/pg_schema.py``). Loopback only.
 """
 from __future__ import annotations
 
@@ -19,17 +19,20 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
-from tracker import create_app
-from tracker.config import normalise_database_url
-from tracker.db import get_db, make_engine
-from tracker.links.models import Link
-from tracker.redirects.capture import write_batch
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root: bench/pg_schema.py
+
+from bench.pg_schema import scratch_database  # noqa: E402
+from tracker import create_app  # noqa: E402
+from tracker.db import get_db  # noqa: E402
+from tracker.links.models import Link  # noqa: E402
+from tracker.migrate import upgrade  # noqa: E402
+from tracker.redirects.capture import write_batch  # noqa: E402
 
 BATCH, ROUNDS = 2000, 12
 DESKTOP = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -75,52 +78,42 @@ def lines(link: int, n: int) -> list[dict[str, Any]]:
 
 
 def main(url: str | None) -> None:
-    schema = admin = None
-    tmp = tempfile.mkdtemp(prefix="bench-key-triggers-")
-    if url is None:
-        url = f"sqlite:///{tmp}/keys.db"
-    else:
-        base = normalise_database_url(url, ".")
-        schema = f"trk_bench_{uuid.uuid4().hex[:8]}"
-        admin = make_engine(base)
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-        url = f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
-    app = create_app({"database_url": url, "instance_path": f"{tmp}/instance", "secret_key": "bench",
-                      "ip_hash_secret": "bench", "SPOOL_BACKGROUND": False})
+    with scratch_database(url, "key_triggers") as db_url:
+        folder = tempfile.mkdtemp(prefix="bench-key-triggers-")
+        app = create_app({"database_url": db_url, "instance_path": f"{folder}/instance", "secret_key": "bench",
+                          "ip_hash_secret": "bench", "SPOOL_BACKGROUND": False})
+        try:
+            measure(app)
+        finally:
+            get_db(app).engine.dispose()
+
+
+def measure(app: Any) -> None:
     db = get_db(app)
-    try:
-        from tracker.migrate import upgrade
-        upgrade(db.engine)
-        with db.Session() as session:
-            link = Link(code="bench", destination="https://example.com/", utm_source="newsletter",
-                        utm_medium="email", utm_campaign="spring", fingerprint="bench")
-            session.add(link)
-            session.commit()
-            link_id = link.id
-        found = triggers(db.engine)
-        if not found:
-            raise SystemExit("no key triggers found: is the database at migration 0013 or later?")
-        tz = app.config["SETTINGS"].tz
-        times: dict[bool, list[float]] = {True: [], False: []}
-        for round_ in range(ROUNDS):
-            for on in ((True, False) if round_ % 2 == 0 else (False, True)):
-                set_triggers(db.engine, found, on)
-                records = lines(link_id, BATCH)
-                with db.Session() as session:
-                    start = time.perf_counter()
-                    assert write_batch(session, records, tz) == BATCH
-                    times[on].append(time.perf_counter() - start)
-        set_triggers(db.engine, found, True)
-        with_keys, without = (statistics.median(times[k]) * 1000 for k in (True, False))
-        print(f"{db.engine.dialect.name}: {len(found)} key triggers; write_batch of {BATCH:,} new clicks, median of "
-              f"{ROUNDS}: {with_keys:.1f} ms with them, {without:.1f} ms without (x {with_keys / without:.2f})")
-    finally:
-        db.engine.dispose()
-        if admin is not None:
-            with admin.begin() as conn:
-                conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
+    upgrade(db.engine)
+    with db.Session() as session:
+        link = Link(code="bench", destination="https://example.com/", utm_source="newsletter",
+                    utm_medium="email", utm_campaign="spring", fingerprint="bench")
+        session.add(link)
+        session.commit()
+        link_id = link.id
+    found = triggers(db.engine)
+    if not found:
+        raise SystemExit("no key triggers found: is the database at migration 0013 or later?")
+    tz = app.config["SETTINGS"].tz
+    times: dict[bool, list[float]] = {True: [], False: []}
+    for round_ in range(ROUNDS):
+        for on in ((True, False) if round_ % 2 == 0 else (False, True)):
+            set_triggers(db.engine, found, on)
+            records = lines(link_id, BATCH)
+            with db.Session() as session:
+                start = time.perf_counter()
+                assert write_batch(session, records, tz) == BATCH
+                times[on].append(time.perf_counter() - start)
+    set_triggers(db.engine, found, True)
+    with_keys, without = (statistics.median(times[k]) * 1000 for k in (True, False))
+    print(f"{db.engine.dialect.name}: {len(found)} key triggers; write_batch of {BATCH:,} new clicks, median of "
+          f"{ROUNDS}: {with_keys:.1f} ms with them, {without:.1f} ms without (x {with_keys / without:.2f})")
 
 
 if __name__ == "__main__":
